@@ -1,0 +1,204 @@
+"""Command line: `hex-mcp` serves MCP (stdio by default); subcommands operate the cache and try tools.
+
+Every flag falls back to an environment variable (named in `--help`), and flags win over the environment.
+Logs go to stderr: under stdio, stdout carries the protocol.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import ipaddress
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import anyio
+
+from hex_mcp import __version__
+from hex_mcp.config import BACKENDS, DEFAULT_BASE_URLS, LOG_LEVELS, TRANSPORTS, ConfigError, Settings
+
+log = logging.getLogger("hex_mcp")
+
+EPILOG = """\
+commands:
+  (none)                 serve MCP (stdio unless --transport says otherwise)
+  cache stats|clear      show or empty the disk cache
+  cache warm NAME...     fetch package, releases and latest stable release of each NAME
+  cache export FILE      write the cache to a portable JSON snapshot
+  cache import FILE      load a snapshot (for offline, replayable answers: add --offline)
+
+environment: HEX_API_KEY (hex.pm key, optional), OANOR_API_KEY (gateway key; selects the gateway),
+  HEX_MCP_CACHE_TTL (seconds, overrides every TTL), HEX_MCP_MAX_RPS, HEX_MCP_MONTHLY_QUOTA,
+  HEX_MCP_CACHE_SIZE_MB (default 256), HEX_MCP_TIMEOUT (seconds per call, default 10),
+  HEX_MCP_AUTH_TOKEN (bearer token for the HTTP transports).
+"""
+
+
+def _common_options(parser: argparse.ArgumentParser, *, sub: bool = False) -> None:
+    """Options every command understands (defaults come from the environment).
+
+    Subcommands repeat them with SUPPRESS defaults, so `hex-mcp --offline cache stats` keeps the flag.
+    """
+    default = argparse.SUPPRESS if sub else None
+    parser.add_argument("--backend", default=default, choices=BACKENDS, help="upstream: hexpm (hex.pm, no key) or oanor (the Hex API "
+                        "gateway, needs OANOR_API_KEY) [HEX_MCP_BACKEND; default oanor if OANOR_API_KEY is set, "
+                        "else hexpm]")
+    parser.add_argument("--base-url", default=default, help="override the selected backend's base URL [HEX_MCP_BASE_URL; defaults: "
+                        f"{DEFAULT_BASE_URLS['hexpm']}, {DEFAULT_BASE_URLS['oanor']}]")
+    parser.add_argument("--cache-dir", default=default, type=Path, help="disk cache directory [HEX_MCP_CACHE_DIR; default: the user "
+                        "cache dir, e.g. ~/.cache/hex-mcp]")
+    parser.add_argument("--no-cache", action="store_true", default=default, help="do not read or write the disk cache "
+                        "[HEX_MCP_NO_CACHE=1]")
+    parser.add_argument("--offline", action="store_true", default=default, help="answer only from the cache, whatever "
+                        "its age [HEX_MCP_OFFLINE=1]")
+    parser.add_argument("--log-level", default=default, type=str.upper, choices=LOG_LEVELS, help="stderr log level "
+                        "[HEX_MCP_LOG_LEVEL; default WARNING]")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hex-mcp",
+        description="MCP server for the Hex package registry (hex.pm): packages, releases, dependencies, search.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"hex-mcp {__version__}")
+    _common_options(parser)
+    serve = parser.add_argument_group("serving")
+    serve.add_argument("--transport", choices=TRANSPORTS, help="MCP transport [HEX_MCP_TRANSPORT; default stdio]")
+    serve.add_argument("--host", help="HTTP bind address [HEX_MCP_HOST; default 127.0.0.1]")
+    serve.add_argument("--port", type=int, help="HTTP port [HEX_MCP_PORT; default 8000]")
+    serve.add_argument("--allowed-host", action="append", metavar="HOST[:PORT|:*]", help="accept this Host header "
+                       "(and its https/http Origin) on the HTTP transports; repeatable. Use behind a proxy or with "
+                       "--host 0.0.0.0 [HEX_MCP_ALLOWED_HOSTS, comma-separated]")
+    serve.add_argument("--insecure-no-auth", action="store_true", help="allow a non-loopback --host without "
+                       "HEX_MCP_AUTH_TOKEN (anyone who can reach the port can use the server)")
+
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    cache = sub.add_parser("cache", help="operate the disk cache", description="Operate the disk cache.")
+    _common_options(cache, sub=True)
+    cache_sub = cache.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
+    for name, text in (("stats", "entries, size and calls this month"), ("clear", "remove every cached answer")):
+        _common_options(cache_sub.add_parser(name, help=text, description=text), sub=True)
+    warm = cache_sub.add_parser("warm", help="prefetch packages", description="Fetch package, releases and latest "
+                                "stable release for each NAME, so later answers (or --offline) need no upstream.")
+    warm.add_argument("names", nargs="+", metavar="NAME")
+    _common_options(warm, sub=True)
+    export = cache_sub.add_parser("export", help="write a snapshot", description="Write the cache to a JSON file.")
+    export.add_argument("file", type=Path)
+    _common_options(export, sub=True)
+    imp = cache_sub.add_parser("import", help="load a snapshot", description="Load a snapshot written by export.")
+    imp.add_argument("file", type=Path)
+    _common_options(imp, sub=True)
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    settings = Settings.from_env()
+    if args.backend is not None and args.backend != settings.backend:
+        settings = settings.with_backend(args.backend)
+    overrides: dict[str, object] = {}
+    for attr, field in (("base_url", "base_url"), ("cache_dir", "cache_dir"), ("log_level", "log_level"),
+                        ("transport", "transport"), ("host", "host"), ("port", "port")):
+        value = getattr(args, attr, None)
+        if value is not None:
+            overrides[field] = value.rstrip("/") if attr == "base_url" else value
+    if getattr(args, "no_cache", None):
+        overrides["cache_enabled"] = False
+    if getattr(args, "offline", None):
+        overrides["offline"] = True
+    if getattr(args, "allowed_host", None):
+        overrides["allowed_hosts"] = tuple(args.allowed_host)
+    if getattr(args, "insecure_no_auth", False):
+        overrides["insecure_no_auth"] = True
+    return dataclasses.replace(settings, **overrides)  # type: ignore[arg-type]
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(stream=sys.stderr, level=level, format="hex-mcp %(levelname)s %(name)s: %(message)s")
+    # httpx2 logs every request at INFO; that is noise unless debugging.
+    logging.getLogger("httpx2").setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_http_exposure(settings: Settings) -> None:
+    if settings.transport == "stdio" or is_loopback(settings.host):
+        return
+    if settings.auth_token is None and not settings.insecure_no_auth:
+        raise ConfigError(
+            f"refusing to serve on {settings.host} without authentication: set HEX_MCP_AUTH_TOKEN (clients then "
+            "send 'Authorization: Bearer <token>'), or pass --insecure-no-auth if a proxy in front authenticates."
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = settings_from_args(args)
+    except ConfigError as exc:
+        parser.error(str(exc))
+    configure_logging(settings.log_level)
+    try:
+        if args.command == "cache":
+            from hex_mcp.cache_commands import run_cache_command
+
+            return run_cache_command(settings, args)
+        check_http_exposure(settings)
+        return serve(settings)
+    except ConfigError as exc:
+        sys.stderr.write(f"hex-mcp: {exc}\n")
+        return 2
+    except KeyboardInterrupt:
+        return 0
+
+
+def serve(settings: Settings) -> int:
+    from hex_mcp.server import create_server, http_app
+
+    mcp = create_server(settings)
+    if settings.transport == "stdio":
+        if sys.stdin.isatty():
+            log.warning(
+                "hex-mcp %s speaks MCP over stdin/stdout and is waiting for a client. Configure it in your MCP host "
+                "(command: hex-mcp), or try a tool with: hex-mcp call hex_package name=phoenix. Ctrl-C to quit.",
+                __version__,
+            )
+        anyio.run(_run_until_signal, mcp.run_stdio_async)
+        return 0
+    import uvicorn
+
+    app = http_app(mcp, settings)
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(), lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    log.warning("hex-mcp %s serving %s on http://%s:%s", __version__, settings.transport, settings.host, settings.port)
+    anyio.run(server.serve)  # uvicorn handles SIGINT/SIGTERM itself and drains in-flight requests
+    return 0
+
+
+async def _run_until_signal(run: object) -> None:
+    """Serve until the client closes stdin or SIGTERM/SIGINT arrives; either way the lifespan closes the cache."""
+    async with anyio.create_task_group() as tg:
+
+        async def watch_signals() -> None:
+            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                async for _ in signals:
+                    tg.cancel_scope.cancel()
+                    return
+
+        tg.start_soon(watch_signals)
+        await run()  # type: ignore[operator]
+        tg.cancel_scope.cancel()

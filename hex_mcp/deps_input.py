@@ -1,0 +1,655 @@
+"""Turn what a user pastes (a mix.lock, a mix.exs deps list, or ``name version`` lines) into deps.
+
+No Elixir is needed: a small tolerant tokenizer reads Elixir literals (maps, tuples, lists,
+keyword lists, strings, atoms) and skips anything else (function calls, operators, sigils,
+comments), so real-world files with odd formatting, trailing commas or extra code still parse.
+Whatever cannot be checked on the public Hex registry (git, path and umbrella dependencies,
+private repositories) is reported back as skipped rather than silently dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from hex_mcp.versions import Requirement, Version, VersionError, is_requirement
+
+__all__ = ["MAX_DEPS", "DepSpec", "DepsInput", "DepsInputError", "SkippedDep", "parse_deps"]
+
+Source = Literal["mix.lock", "mix.exs", "lines"]
+
+MAX_DEPS = 200
+# Skipped entries are capped too, so a pasted log file cannot produce a thousand-line answer.
+MAX_SKIPPED = 200
+# A 200-dependency mix.lock is about 60 kB; anything far larger is not a dependency list.
+MAX_INPUT_CHARS = 1_000_000
+# Deeper nesting than this is not a mix.lock or mix.exs; refusing it keeps recursion bounded.
+_MAX_DEPTH = 100
+
+_NAME_RE = re.compile(r"[a-z][a-z0-9_]*")
+
+_ACCEPTED_FORMATS = (
+    "Accepted formats: a mix.lock file (%{\"jason\": {:hex, :jason, \"1.4.4\", ...}}), "
+    "the deps of a mix.exs ({:phoenix, \"~> 1.7\"}, {:jason, \"~> 1.4\", optional: true}), "
+    "or one dependency per line (\"jason 1.4.4\", \"jason@1.4.4\", \"phoenix ~> 1.7\")."
+)
+
+
+class DepsInputError(ValueError):
+    """Nothing in the input could be read as a dependency."""
+
+
+@dataclass(frozen=True, slots=True)
+class DepSpec:
+    """One Hex dependency to check.
+
+    ``name`` is the Hex *package* name, which differs from the OTP application name when a
+    dependency says ``hex: :other_name`` (that application name is kept in ``app``).
+    ``version`` is an exact version (mix.lock, ``name version`` lines) and ``requirement`` a
+    normalized requirement (mix.exs, ``name ~> 1.0`` lines); both are ``None`` when the input
+    only named the package.
+    """
+
+    name: str
+    version: str | None
+    requirement: str | None
+    source: Source
+    app: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedDep:
+    """An entry that is not checked, with the reason (``"git dependency"``, ``"private repo 'x'"``)."""
+
+    name: str
+    reason: str
+
+
+@dataclass(slots=True)
+class DepsInput:
+    deps: list[DepSpec] = field(default_factory=list)
+    skipped: list[SkippedDep] = field(default_factory=list)
+    format: Source = "lines"
+
+
+# --- tokenizer ---------------------------------------------------------------------------------
+
+TokenKind = Literal["{", "}", "[", "]", "(", ")", "%{", ",", "=>", "atom", "key", "string", "ident", "other"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    kind: TokenKind
+    value: str = ""
+    # Strings: whether the text was written as a plain literal (no "#{...}" interpolation).
+    literal: bool = True
+
+
+_IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_@]*[?!]?")
+_NUMBER_RE = re.compile(r"[0-9][0-9A-Za-z_.]*")
+_SIGIL_PAIRS = {"(": ")", "[": "]", "{": "}", "<": ">", "/": "/", "|": "|", '"': '"', "'": "'"}
+_SINGLE: dict[str, TokenKind] = {
+    "{": "{",
+    "}": "}",
+    "[": "[",
+    "]": "]",
+    "(": "(",
+    ")": ")",
+    ",": ",",
+}
+
+
+def _skip_interpolation(text: str, start: int) -> int:
+    """Index just after the ``}`` closing a ``#{`` whose body starts at ``start``."""
+    depth = 1
+    i = start
+    while i < len(text):
+        char = text[i]
+        if char in "\"'":
+            _, i, _ = _scan_quoted(text, i + 1, char)
+            continue
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return i
+
+
+def _scan_quoted(text: str, start: int, quote: str) -> tuple[str, int, bool]:
+    """Read a quoted literal whose body starts at ``start``; returns (value, end index, literal)."""
+    out: list[str] = []
+    literal = True
+    i = start
+    while i < len(text):
+        char = text[i]
+        if char == "\\" and i + 1 < len(text):
+            out.append(text[i + 1])
+            i += 2
+            continue
+        if char == quote:
+            return "".join(out), i + 1, literal
+        if char == "#" and text.startswith("#{", i):
+            literal = False
+            end = _skip_interpolation(text, i + 2)
+            out.append(text[i:end])
+            i = end
+            continue
+        out.append(char)
+        i += 1
+    return "".join(out), i, literal
+
+
+def _is_key_colon(text: str, i: int) -> bool:
+    # "name:" followed by whitespace is a keyword key; "name::" or "a:b" are something else.
+    return i < len(text) and text[i] == ":" and (i + 1 == len(text) or text[i + 1].isspace())
+
+
+def _tokenize(text: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    i = 0
+    length = len(text)
+    while i < length:
+        char = text[i]
+        if char.isspace():
+            i += 1
+        elif char == "#":
+            newline = text.find("\n", i)
+            i = length if newline < 0 else newline + 1
+        elif char in _SINGLE:
+            tokens.append(_Token(_SINGLE[char]))
+            i += 1
+        elif text.startswith("%{", i):
+            tokens.append(_Token("%{"))
+            i += 2
+        elif text.startswith("=>", i):
+            tokens.append(_Token("=>"))
+            i += 2
+        elif text.startswith('"""', i):
+            end = text.find('"""', i + 3)
+            end = length if end < 0 else end
+            tokens.append(_Token("string", text[i + 3 : end], literal="#{" not in text[i + 3 : end]))
+            i = end + 3
+        elif char == '"':
+            value, i, literal = _scan_quoted(text, i + 1, '"')
+            if _is_key_colon(text, i):
+                tokens.append(_Token("key", value, literal))
+                i += 1
+            else:
+                tokens.append(_Token("string", value, literal))
+        elif char == "'":
+            _, i, _ = _scan_quoted(text, i + 1, "'")
+            tokens.append(_Token("other", "'"))
+        elif char == ":" and text.startswith(':"', i):
+            value, i, literal = _scan_quoted(text, i + 2, '"')
+            tokens.append(_Token("atom", value, literal))
+        elif char == ":" and (match := _IDENT_RE.match(text, i + 1)):
+            tokens.append(_Token("atom", match.group()))
+            i = match.end()
+        elif char == "?" and i + 1 < length:
+            # Character literal such as ?" or ?{: its character must not open a string or a tuple.
+            i += 3 if text[i + 1] == "\\" else 2
+            tokens.append(_Token("other", "?"))
+        elif char == "~" and (match := re.compile(r"~[A-Za-z]+").match(text, i)):
+            i = _skip_sigil(text, match.end())
+            tokens.append(_Token("other", "~"))
+        elif match := _IDENT_RE.match(text, i):
+            i = match.end()
+            if _is_key_colon(text, i):
+                tokens.append(_Token("key", match.group()))
+                i += 1
+            else:
+                tokens.append(_Token("ident", match.group()))
+        elif match := _NUMBER_RE.match(text, i):
+            tokens.append(_Token("ident", match.group()))
+            i = match.end()
+        else:
+            tokens.append(_Token("other", char))
+            i += 1
+    return tokens
+
+
+def _skip_sigil(text: str, i: int) -> int:
+    """Index after a sigil body (and its modifiers) whose delimiter is at ``i``."""
+    if text.startswith('"""', i) or text.startswith("'''", i):
+        end = text.find(text[i : i + 3], i + 3)
+        i = len(text) if end < 0 else end + 3
+    elif i < len(text) and text[i] in _SIGIL_PAIRS:
+        _, i, _ = _scan_quoted(text, i + 1, _SIGIL_PAIRS[text[i]])
+    while i < len(text) and text[i].isalpha():
+        i += 1
+    return i
+
+
+# --- a tolerant reader for Elixir literals ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Atom:
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Str:
+    value: str
+    literal: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Tuple:
+    items: tuple[_Term, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _List:
+    items: tuple[_Term, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Pair:
+    """A keyword pair (``key: value``) or a map entry (``key => value``)."""
+
+    key: _Term
+    value: _Term
+
+
+@dataclass(frozen=True, slots=True)
+class _Other:
+    """Anything that is not a plain literal: a variable, a call, an operator expression."""
+
+    text: str
+
+
+_Term = _Atom | _Str | _Tuple | _List | _Pair | _Other
+
+_CLOSERS = frozenset({"}", "]", ")"})
+
+
+class _Malformed(Exception):
+    """The tokens do not form a complete literal (truncated paste, unbalanced brackets)."""
+
+
+class _Reader:
+    def __init__(self, tokens: list[_Token]) -> None:
+        self.tokens = tokens
+
+    def kind(self, i: int) -> str:
+        return self.tokens[i].kind if i < len(self.tokens) else "eof"
+
+    def sequence(self, i: int, closer: str, depth: int) -> tuple[list[_Term], int]:
+        """Items from ``i`` up to ``closer``; returns them and the index after the closer."""
+        if depth > _MAX_DEPTH:
+            raise _Malformed("nested too deeply")
+        items: list[_Term] = []
+        while True:
+            kind = self.kind(i)
+            if kind == closer:
+                return items, i + 1
+            if kind == "eof":
+                raise _Malformed(f"missing {closer!r}")
+            if kind == "key":
+                token = self.tokens[i]
+                value, i = self.expression(i + 1, depth)
+                items.append(_Pair(_Str(token.value, token.literal), value))
+            else:
+                item, i = self.expression(i, depth)
+                if self.kind(i) == "=>":
+                    value, i = self.expression(i + 1, depth)
+                    item = _Pair(item, value)
+                items.append(item)
+            kind = self.kind(i)
+            if kind == ",":
+                i += 1
+            elif kind != closer:
+                raise _Malformed(f"expected ',' or {closer!r}")
+
+    def expression(self, i: int, depth: int) -> tuple[_Term, int]:
+        """One item: a literal, or a run of tokens up to the next ',' or closing bracket."""
+        first, i = self.primary(i, depth)
+        parts = 1
+        while self.kind(i) not in {",", "=>", "eof", "key"} and self.kind(i) not in _CLOSERS:
+            _, i = self.primary(i, depth)
+            parts += 1
+        return (first if parts == 1 else _Other("expression")), i
+
+    def primary(self, i: int, depth: int) -> tuple[_Term, int]:
+        kind = self.kind(i)
+        if kind == "eof":
+            raise _Malformed("unexpected end of input")
+        token = self.tokens[i]
+        if kind == "{":
+            items, i = self.sequence(i + 1, "}", depth + 1)
+            return _Tuple(tuple(items)), i
+        if kind == "[":
+            items, i = self.sequence(i + 1, "]", depth + 1)
+            return _List(tuple(items)), i
+        if kind in ("%{", "("):
+            _, i = self.sequence(i + 1, "}" if kind == "%{" else ")", depth + 1)
+            return _Other(kind), i
+        if kind == "string":
+            return _Str(token.value, token.literal), i + 1
+        if kind == "atom":
+            return _Atom(token.value), i + 1
+        if kind in ("ident", "other"):
+            return _Other(token.value), i + 1
+        raise _Malformed(f"unexpected {kind!r}")
+
+
+def _text(term: _Term | None) -> str | None:
+    """The text of a literal string or atom (``"hexpm"``, ``:jason``), else ``None``."""
+    if isinstance(term, _Str) and term.literal:
+        return term.value
+    if isinstance(term, _Atom):
+        return term.name
+    return None
+
+
+# --- collecting results ------------------------------------------------------------------------
+
+
+class _Collector:
+    def __init__(self, source: Source) -> None:
+        self.result = DepsInput(format=source)
+        self.source: Source = source
+        self.seen: set[str] = set()
+        self.extra_deps = 0
+        self.extra_skipped = 0
+        # Skips that prove the input was a dependency list (git, path, private...), as opposed to
+        # entries that could not be read at all.
+        self.recognized = 0
+        self.problems: list[str] = []
+
+    def add(self, name: str, *, version: str | None, requirement: str | None, app: str | None) -> None:
+        if name in self.seen:
+            return
+        self.seen.add(name)
+        if len(self.result.deps) >= MAX_DEPS:
+            self.extra_deps += 1
+            return
+        self.result.deps.append(DepSpec(name, version, requirement, self.source, app if app != name else None))
+
+    def skip(self, name: str, reason: str, *, recognized: bool) -> None:
+        if recognized:
+            self.recognized += 1
+        elif len(self.problems) < 3:
+            self.problems.append(f"{name}: {reason}")
+        if len(self.result.skipped) >= MAX_SKIPPED:
+            self.extra_skipped += 1
+            return
+        self.result.skipped.append(SkippedDep(name, reason))
+
+    def found_anything(self) -> bool:
+        return bool(self.result.deps) or self.recognized > 0 or bool(self.result.skipped)
+
+    def finish(self) -> DepsInput:
+        if self.extra_deps:
+            self.result.skipped.append(SkippedDep("...", f"{self.extra_deps} more (limit {MAX_DEPS})"))
+        if self.extra_skipped:
+            self.result.skipped.append(SkippedDep("...", f"{self.extra_skipped} more skipped entries"))
+        if not self.result.deps and not self.recognized:
+            detail = f" Problems: {'; '.join(self.problems)}." if self.problems else ""
+            raise DepsInputError(f"no Hex dependency could be read from the input.{detail} {_ACCEPTED_FORMATS}")
+        return self.result
+
+
+def _check_name(collector: _Collector, package: str, app: str) -> bool:
+    if _NAME_RE.fullmatch(package):
+        return True
+    collector.skip(app, f"not a Hex package name: {package!r}", recognized=False)
+    return False
+
+
+def _repo_reason(repo: str) -> str | None:
+    return None if repo == "hexpm" else f"private repo {repo!r}"
+
+
+# --- mix.lock ----------------------------------------------------------------------------------
+
+_LOCK_KINDS = frozenset({"hex", "git", "path"})
+
+
+def _lock_entry_start(reader: _Reader, i: int) -> tuple[str, int] | None:
+    """If an entry (``"name": {:hex, ...`` or ``"name" => {:hex, ...``) starts at ``i``: its name and tuple."""
+    token = reader.tokens[i]
+    if token.kind == "key":
+        brace = i + 1
+    elif token.kind == "string" and reader.kind(i + 1) == "=>":
+        brace = i + 2
+    else:
+        return None
+    if reader.kind(brace) != "{" or reader.kind(brace + 1) != "atom":
+        return None
+    if reader.tokens[brace + 1].value not in _LOCK_KINDS:
+        return None
+    return token.value, brace
+
+
+def _parse_lock(tokens: list[_Token]) -> _Collector:
+    collector = _Collector("mix.lock")
+    reader = _Reader(tokens)
+    i = 0
+    while i < len(tokens):
+        start = _lock_entry_start(reader, i)
+        if start is None:
+            i += 1
+            continue
+        app, brace = start
+        try:
+            term, i = reader.primary(brace, 0)
+        except _Malformed:
+            collector.skip(app, "unparseable mix.lock entry (truncated or unbalanced?)", recognized=False)
+            break
+        assert isinstance(term, _Tuple)  # primary() on "{" always returns a tuple
+        _lock_entry(collector, app, term.items)
+    return collector
+
+
+def _lock_entry(collector: _Collector, app: str, items: tuple[_Term, ...]) -> None:
+    kind = _text(items[0])
+    if kind == "git":
+        collector.skip(app, "git dependency", recognized=True)
+        return
+    if kind == "path":
+        collector.skip(app, "path dependency", recognized=True)
+        return
+    # {:hex, :package, "version", "inner checksum", [managers], [deps], "repo", "outer checksum"};
+    # lock files written by older Hex stop after the deps (no repo) or even after the version.
+    package = _text(items[1]) if len(items) > 1 else None
+    version_term = items[2] if len(items) > 2 else None
+    version = _text(version_term) if isinstance(version_term, _Str) else None
+    if package is None or version is None:
+        collector.skip(app, "unparseable mix.lock entry", recognized=False)
+        return
+    repo = _text(items[6]) if len(items) > 6 else "hexpm"
+    if repo is not None and (reason := _repo_reason(repo)):
+        collector.skip(app, reason, recognized=True)
+        return
+    if not _check_name(collector, package, app):
+        return
+    try:
+        Version.parse(version)
+    except VersionError as exc:
+        collector.skip(app, str(exc), recognized=False)
+        return
+    collector.add(package, version=version, requirement=None, app=app)
+
+
+# --- mix.exs -----------------------------------------------------------------------------------
+
+
+def _exs_dep_items(reader: _Reader, i: int) -> tuple[tuple[_Term, ...], int] | None:
+    """A dependency tuple (``{:name, "req"}``, ``{:name, opts}``...) starting at ``i``, if any."""
+    if reader.kind(i) != "{" or reader.kind(i + 1) != "atom" or reader.kind(i + 2) not in (",",):
+        return None
+    try:
+        term, end = reader.primary(i, 0)
+    except _Malformed:
+        return None
+    assert isinstance(term, _Tuple)
+    items = term.items
+    if len(items) < 2:
+        return None
+    second = items[1]
+    looks_like_dep = (
+        isinstance(second, _Str | _Pair)
+        or (isinstance(second, _List) and bool(second.items) and all(isinstance(x, _Pair) for x in second.items))
+    )
+    return (items, end) if looks_like_dep else None
+
+
+def _deps_regions(tokens: list[_Token]) -> list[tuple[int, int]]:
+    """Token ranges of the functions whose name ends in ``deps`` (``defp deps do ... end``).
+
+    Only those are searched when present, so tuples elsewhere in a mix.exs are not mistaken for
+    dependencies; with no such function (a pasted list) the whole input is searched.
+    """
+    starts = [
+        i
+        for i in range(len(tokens) - 1)
+        if tokens[i].kind == "ident"
+        and tokens[i].value in ("def", "defp")
+        and tokens[i + 1].kind in ("ident", "key")
+        and tokens[i + 1].value.endswith("deps")
+    ]
+    if not starts:
+        return [(0, len(tokens))]
+    regions: list[tuple[int, int]] = []
+    for start in starts:
+        end = start + 2
+        while end < len(tokens) and not (
+            tokens[end].kind == "ident" and tokens[end].value in ("def", "defp", "defmodule")
+        ):
+            end += 1
+        regions.append((start, end))
+    return regions
+
+
+def _parse_exs(tokens: list[_Token]) -> _Collector:
+    collector = _Collector("mix.exs")
+    reader = _Reader(tokens)
+    for start, end in _deps_regions(tokens):
+        i = start
+        while i < end:
+            found = _exs_dep_items(reader, i)
+            if found is None:
+                i += 1
+                continue
+            items, i = found
+            _exs_dep(collector, items)
+    return collector
+
+
+def _exs_dep(collector: _Collector, items: tuple[_Term, ...]) -> None:
+    app = _text(items[0]) or "?"
+    requirement_term = items[1] if isinstance(items[1], _Str) else None
+    opts: dict[str, _Term] = {}
+    for item in items[1:]:
+        pairs = item.items if isinstance(item, _List) else (item,)
+        for pair in pairs:
+            if isinstance(pair, _Pair) and (key := _text(pair.key)) is not None:
+                opts.setdefault(key, pair.value)
+
+    if "git" in opts or "github" in opts:
+        collector.skip(app, "git dependency", recognized=True)
+        return
+    if "path" in opts:
+        collector.skip(app, "path dependency", recognized=True)
+        return
+    if "in_umbrella" in opts:
+        collector.skip(app, "umbrella dependency", recognized=True)
+        return
+    if "organization" in opts:
+        organization = _text(opts["organization"]) or "?"
+        collector.skip(app, f"private repo 'hexpm:{organization}'", recognized=True)
+        return
+    if "repo" in opts:
+        repo = _text(opts["repo"])
+        reason = _repo_reason(repo) if repo is not None else "private repo (not a literal name)"
+        if reason:
+            collector.skip(app, reason, recognized=True)
+            return
+
+    package = _text(opts["hex"]) if "hex" in opts else app
+    if package is None:
+        collector.skip(app, "the hex: package name is not a literal", recognized=False)
+        return
+    if not _check_name(collector, package, app):
+        return
+    requirement: str | None = None
+    if requirement_term is not None:
+        if not requirement_term.literal:
+            collector.skip(app, "the requirement is built at run time (interpolated string)", recognized=False)
+            return
+        try:
+            requirement = str(Requirement.parse(requirement_term.value))
+        except VersionError as exc:
+            collector.skip(app, str(exc), recognized=False)
+            return
+    collector.add(package, version=None, requirement=requirement, app=app)
+
+
+# --- name version lines ------------------------------------------------------------------------
+
+_LINE_RE = re.compile(r"(?P<name>[^\s@:\"']+)[\"']?\s*(?:[@:]\s*)?(?P<rest>.*)")
+_LOOSE_NAME_RE = re.compile(r"[A-Za-z0-9_.\-]+")
+
+
+def _parse_lines(text: str) -> _Collector:
+    collector = _Collector("lines")
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        # Tolerate list bullets and the punctuation of a pasted list or table.
+        line = line.lstrip("*-•").strip().rstrip(",;").strip()
+        if not line:
+            continue
+        match = _LINE_RE.fullmatch(line.lstrip(":\"'"))
+        if match is None:
+            collector.skip(f"line {number}", f"unparseable line: {line[:60]!r}", recognized=False)
+            continue
+        name = match["name"]
+        rest = match["rest"].strip().strip("\"'").strip()
+        if not _NAME_RE.fullmatch(name):
+            if _LOOSE_NAME_RE.fullmatch(name):
+                collector.skip(name, f"not a Hex package name: {name!r}", recognized=False)
+            else:
+                collector.skip(f"line {number}", f"unparseable line: {line[:60]!r}", recognized=False)
+            continue
+        if not rest:
+            collector.add(name, version=None, requirement=None, app=None)
+            continue
+        try:
+            if is_requirement(rest):
+                collector.add(name, version=None, requirement=str(Requirement.parse(rest)), app=None)
+            else:
+                collector.add(name, version=str(Version.parse(rest)), requirement=None, app=None)
+        except VersionError as exc:
+            collector.skip(name, str(exc), recognized=False)
+    return collector
+
+
+# --- entry point -------------------------------------------------------------------------------
+
+
+def parse_deps(text: str) -> DepsInput:
+    """Read dependencies from a pasted mix.lock, mix.exs (or its deps list), or ``name version`` lines.
+
+    The format is detected: entries shaped like ``"name": {:hex, ...}`` make it a mix.lock, tuples
+    like ``{:name, "~> 1.0"}`` a mix.exs, anything else is read line by line. Deps are
+    deduplicated by package name (first wins) and capped at ``MAX_DEPS``; the rest is reported in
+    ``skipped``. Raises ``DepsInputError`` when no dependency at all could be read.
+    """
+    if len(text) > MAX_INPUT_CHARS:
+        raise DepsInputError(
+            f"input is {len(text)} characters, more than the {MAX_INPUT_CHARS} accepted. {_ACCEPTED_FORMATS}"
+        )
+    if not text.strip():
+        raise DepsInputError(f"input is empty. {_ACCEPTED_FORMATS}")
+    tokens = _tokenize(text)
+    for parse in (_parse_lock, _parse_exs):
+        collector = parse(tokens)
+        if collector.found_anything():
+            return collector.finish()
+    return _parse_lines(text).finish()

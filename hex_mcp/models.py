@@ -1,0 +1,231 @@
+"""The domain model both backends map into, and the views the tools return as structured content.
+
+Domain models (`Package`, `Release`, `SearchPage`, ...) hold what a backend knows. Data only one backend has is
+optional: `None` means "this backend does not expose it", which the text output says rather than implying "none".
+View models (`*View`) are what a tool returns: already bounded, with a `Freshness` stamp; the formatters in
+`hex_mcp.format` render exactly these.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class Downloads(_Model):
+    """Download counts; a window with no downloads is missing upstream and None here."""
+
+    all: int | None = None
+    recent: int | None = Field(default=None, description="last 90 days")
+    week: int | None = None
+    day: int | None = None
+
+
+class Retirement(_Model):
+    """Why a release was retired (hex.pm reasons: other, invalid, security, deprecated, renamed)."""
+
+    reason: str
+    message: str | None = None
+
+
+class Advisory(_Model):
+    """A security advisory as hex.pm publishes it."""
+
+    id: str
+    summary: str | None = None
+    severity: str | None = Field(default=None, description="none, low, medium, high or critical")
+    score: float | None = None
+    affected: list[str] = Field(default_factory=list, description="affected version requirements")
+    aliases: list[str] = Field(default_factory=list)
+    url: str | None = None
+    published: str | None = Field(default=None, description="YYYY-MM-DD")
+
+
+class ReleaseRef(_Model):
+    """One entry of a package's release list."""
+
+    version: str
+    published: str | None = Field(default=None, description="YYYY-MM-DD")
+    has_docs: bool | None = None
+    retirement: Retirement | None = None
+
+
+class Package(_Model):
+    """A package as a backend describes it."""
+
+    name: str
+    description: str | None = None
+    licenses: list[str] = Field(default_factory=list)
+    links: dict[str, str] = Field(default_factory=dict)
+    owners: list[str] | None = None
+    downloads: Downloads = Field(default_factory=Downloads)
+    latest_version: str | None = None
+    latest_stable_version: str | None = None
+    releases: list[ReleaseRef] = Field(default_factory=list, description="newest first by SemVer")
+    release_count: int | None = None
+    releases_complete: bool = Field(default=True, description="False when only recent releases are known")
+    retirements_known: bool = Field(default=True, description="False when the backend does not expose them")
+    advisories: list[Advisory] | None = Field(default=None, description="None: not available via this backend")
+    inserted_at: str | None = None
+    updated_at: str | None = None
+    html_url: str | None = None
+    docs_url: str | None = None
+    mix_snippet: str | None = None
+    rebar_snippet: str | None = None
+
+
+class Dependency(_Model):
+    name: str
+    requirement: str
+    optional: bool = False
+    app: str | None = None
+
+
+class Release(_Model):
+    """One release with its dependencies and build facts."""
+
+    package: str
+    version: str
+    published: str | None = None
+    checksum: str | None = None
+    elixir_requirement: str | None = None
+    build_tools: list[str] = Field(default_factory=list)
+    dependencies: list[Dependency] = Field(default_factory=list)
+    downloads: int | None = None
+    has_docs: bool | None = None
+    retirement: Retirement | None = None
+    retirement_known: bool = True
+    advisories: list[Advisory] | None = None
+    publisher: str | None = None
+    html_url: str | None = None
+    docs_url: str | None = None
+    mix_snippet: str | None = None
+
+
+class SearchHit(_Model):
+    name: str
+    description: str | None = None
+    latest_version: str | None = None
+    latest_stable_version: str | None = None
+    downloads_all: int | None = None
+    downloads_recent: int | None = None
+    updated: str | None = Field(default=None, description="YYYY-MM-DD of the last publish or retirement")
+    latest_retired: bool | None = None
+    html_url: str | None = None
+
+
+class SearchPage(_Model):
+    query: str
+    page: int
+    limit: int
+    sort: str | None = Field(description="None when the backend cannot sort")
+    hits: list[SearchHit]
+    has_more: bool
+
+
+class GatewayMeta(_Model):
+    source: str | None = None
+    note: str | None = None
+    endpoints: list[str] = Field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Views returned by the tools
+
+
+class Freshness(_Model):
+    """Where an answer came from and how old it is."""
+
+    source: str = Field(description="backend: hexpm or oanor")
+    fetched_at: str = Field(description="ISO-8601 UTC time the data left upstream")
+    age_seconds: int
+    from_cache: bool
+    stale_reason: str | None = Field(default=None, description="set when a stale entry answered a failed call")
+
+
+class PackageView(_Model):
+    name: str
+    description: str | None
+    description_truncated: bool = False
+    licenses: list[str]
+    links: dict[str, str]
+    owners: list[str] | None
+    downloads: Downloads
+    latest_stable_version: str | None
+    latest_prerelease: str | None = Field(description="a pre-release newer than the latest stable, if any")
+    release_count: int | None
+    recent_releases: list[ReleaseRef]
+    retired_count: int | None = Field(description="retired releases; None when the backend does not say")
+    advisories: list[Advisory] | None
+    inserted: str | None
+    updated: str | None
+    html_url: str | None
+    docs_url: str | None
+    mix_snippet: str | None
+    rebar_snippet: str | None
+    freshness: Freshness
+
+
+class ReleasesView(_Model):
+    name: str
+    total: int
+    shown: int
+    latest_stable_version: str | None
+    latest_prerelease: str | None
+    requirement: str | None = None
+    highest_match: str | None = Field(default=None, description="highest non-retired release matching requirement")
+    matching: int | None = Field(default=None, description="releases matching requirement")
+    include_prereleases: bool = False
+    retirements_known: bool
+    releases: list[ReleaseRef]
+    freshness: Freshness
+
+
+class ReleaseView(_Model):
+    release: Release
+    requested: str | None = Field(default=None, description="what the caller asked for, when it was resolved")
+    latest_stable_version: str | None = None
+    freshness: Freshness
+
+
+class SearchView(_Model):
+    query: str
+    page: int
+    limit: int
+    sort: str | None
+    sort_note: str | None = None
+    hits: list[SearchHit]
+    has_more: bool
+    freshness: Freshness
+
+
+class RateLimitInfo(_Model):
+    limit: int | None = None
+    remaining: int | None = None
+    reset: str | None = Field(default=None, description="ISO-8601 UTC")
+
+
+class MetaView(_Model):
+    server_version: str
+    backend: str
+    base_url: str
+    key_configured: bool
+    offline: bool
+    cache_dir: str | None
+    cache_entries: int | None
+    cache_size_bytes: int | None
+    hit_ratio: float | None = Field(description="this process; None before any lookup")
+    upstream_calls_month: int
+    monthly_quota: int | None
+    rate_limit: RateLimitInfo | None
+    ttls: dict[str, int]
+    gateway: GatewayMeta | None = None
+    gateway_error: str | None = None
+
+
+UpdateKind = Literal["major", "minor", "patch", "pre", ""]

@@ -1,0 +1,331 @@
+"""The MCP face of hex-mcp: tools, their schemas, and the HTTP apps. The only module that knows MCP.
+
+`create_server(settings)` builds an `MCPServer` whose lifespan owns one `HexService` (HTTP client + disk cache).
+Each tool validates nothing itself beyond the schema: it calls the service and renders the view with
+`hex_mcp.format`, returning compact text plus the same data as structured content. A `HexError` becomes an
+`isError` result through `ToolError`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+
+import httpx2
+from mcp.server.auth.provider import AccessToken
+from mcp.server.auth.settings import AuthSettings
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.transport_security import TransportSecuritySettings
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel, Field, WithJsonSchema
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from hex_mcp import __version__, format, validate
+from hex_mcp.config import Settings
+from hex_mcp.errors import HexError
+from hex_mcp.models import MetaView, PackageView, ReleasesView, ReleaseView, SearchView
+from hex_mcp.service import HexService
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+
+INSTRUCTIONS = """\
+Read-only answers about packages on Hex (hex.pm), the Elixir, Erlang and Gleam registry.
+- What is package X, how popular, who owns it, latest stable version, mix.exs line → hex_package
+- Which versions exist, which match a requirement like "~> 1.7" → hex_releases
+- Dependencies, Elixir requirement, build tools, checksum, retirement or advisories of one version → hex_release
+  (version may be omitted for the latest stable release, or be a requirement)
+- Find packages by topic or name; who depends on X (q="depends:X") → hex_search
+- Which backend, cache and quota this server uses → hex_meta
+Versions are SemVer; pre-releases are never reported as "latest stable". Every answer ends with its source and age.
+"""
+
+READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
+
+
+def _param(schema: dict[str, Any]) -> WithJsonSchema:
+    """Advertise bounds in the schema; the service enforces them with messages written for a model."""
+    return WithJsonSchema(schema)
+
+
+PackageName = Annotated[
+    str,
+    _param(
+        {
+            "type": "string",
+            "minLength": validate.NAME_MIN,
+            "maxLength": validate.NAME_MAX,
+            "pattern": validate.NAME_PATTERN,
+            "description": "Exact Hex package name, lower-case (e.g. 'phoenix', 'plug_cowboy').",
+        }
+    ),
+]
+ReleasesLimit = Annotated[
+    int,
+    _param(
+        {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": validate.RELEASES_LIMIT_MAX,
+            "default": 50,
+            "description": "How many releases to list, newest first (1-500).",
+        }
+    ),
+]
+Requirement = Annotated[
+    str | None,
+    _param(
+        {
+            "type": ["string", "null"],
+            "maxLength": validate.VERSION_MAX,
+            "pattern": validate.REQUIREMENT_PATTERN,
+            "default": None,
+            "description": "Optional Hex/Elixir version requirement, e.g. '~> 1.7' or '>= 1.2.0 and < 2.0.0': list "
+            "only matching releases and name the highest non-retired match.",
+        }
+    ),
+]
+IncludePre = Annotated[
+    bool,
+    _param(
+        {
+            "type": "boolean",
+            "default": False,
+            "description": "Let pre-releases match the requirement (default false, as Mix does).",
+        }
+    ),
+]
+VersionArg = Annotated[
+    str | None,
+    _param(
+        {
+            "type": ["string", "null"],
+            "maxLength": validate.VERSION_MAX,
+            "pattern": validate.VERSION_OR_REQUIREMENT_PATTERN,
+            "default": None,
+            "description": "Exact version (strict SemVer, e.g. '1.7.14'), 'latest' or omitted for the latest stable "
+            "non-retired release, or a requirement such as '~> 1.7' to resolve to its highest match.",
+        }
+    ),
+]
+SearchQuery = Annotated[
+    str,
+    _param(
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": validate.QUERY_MAX,
+            "description": "Words and/or filters. Free text matches names and descriptions. Filters: "
+            "depends:plug (packages that depend on plug: reverse dependencies), name:phx_* (name with * wildcards "
+            "at start/end), description:json, build_tool:rebar3|mix|gleam. Combine with spaces.",
+        }
+    ),
+]
+SearchPageArg = Annotated[
+    int,
+    _param(
+        {"type": "integer", "minimum": 1, "maximum": validate.SEARCH_PAGE_MAX, "default": 1,
+         "description": "1-based page."}
+    ),
+]
+SearchLimit = Annotated[
+    int,
+    _param(
+        {"type": "integer", "minimum": 1, "maximum": validate.SEARCH_LIMIT_MAX, "default": 20,
+         "description": "Hits per page (1-100)."}
+    ),
+]
+SearchSort = Annotated[
+    str | None,
+    _param(
+        {
+            "type": ["string", "null"],
+            "enum": [*validate.SORTS, None],
+            "default": None,
+            "description": "Order (hex.pm backend only): recent_downloads (default: last 90 days), total_downloads, "
+            "name, inserted_at (newest packages), updated_at (recently published). The gateway cannot sort.",
+        }
+    ),
+]
+
+
+@dataclass
+class AppState:
+    service: HexService
+
+
+def _result(view: M, text: str) -> CallToolResult:
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=view.model_dump(mode="json"))
+
+
+async def _answer(work: Awaitable[M]) -> M:
+    """Await a service call, turning any `HexError` into the `ToolError` the model reads."""
+    try:
+        return await work
+    except HexError as exc:
+        raise ToolError(str(exc)) from None
+
+
+class _SharedService:
+    """One HexService per server, however many times the MCP lifespan is entered (SSE enters it per connection)."""
+
+    def __init__(self, settings: Settings, http_transport: httpx2.AsyncBaseTransport | None) -> None:
+        self.settings = settings
+        self.http_transport = http_transport
+        self.service: HexService | None = None
+        self.users = 0
+
+    @asynccontextmanager
+    async def lifespan(self, _server: MCPServer[AppState]) -> AsyncIterator[AppState]:
+        if self.service is None:
+            self.service = HexService(self.settings, http_transport=self.http_transport)
+        service = self.service
+        self.users += 1
+        try:
+            yield AppState(service=service)
+        finally:
+            self.users -= 1
+            if self.users == 0:
+                self.service = None
+                await service.aclose()
+
+
+class StaticTokenVerifier:
+    """Accepts exactly one bearer token, compared in constant time."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token.encode()
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        if hmac.compare_digest(token.encode(), self._token):
+            return AccessToken(token="bearer", client_id="hex-mcp-client", scopes=["read"])  # noqa: S106
+        return None
+
+
+def create_server(
+    settings: Settings, *, http_transport: httpx2.AsyncBaseTransport | None = None
+) -> MCPServer[AppState]:
+    """Build the MCP server; `http_transport` replaces the network in tests."""
+    shared = _SharedService(settings, http_transport)
+    auth_kwargs: dict[str, Any] = {}
+    if settings.auth_token is not None and settings.transport != "stdio":
+        auth_kwargs = {
+            "token_verifier": StaticTokenVerifier(settings.auth_token.reveal()),
+            "auth": AuthSettings(
+                issuer_url="https://hex-mcp.invalid", resource_server_url=None, required_scopes=["read"]
+            ),
+        }
+    mcp: MCPServer[AppState] = MCPServer(
+        "hex-mcp",
+        title="Hex package registry",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        website_url="https://hex.pm",
+        lifespan=shared.lifespan,
+        log_level=settings.log_level,  # type: ignore[arg-type]  # validated against LOG_LEVELS in config
+        **auth_kwargs,
+    )
+
+    def service(ctx: Context[AppState]) -> HexService:
+        return ctx.request_context.lifespan_context.service
+
+    def tool(title: str) -> Callable[[Callable[..., Any]], Any]:
+        """Register a read-only tool whose docstring, reflowed to one paragraph, is the model-facing description."""
+
+        def register(fn: Callable[..., Any]) -> Any:
+            return mcp.tool(title=title, annotations=READ_ONLY, description=" ".join((fn.__doc__ or "").split()))(fn)
+
+        return register
+
+    @tool("Hex package")
+    async def hex_package(name: PackageName, ctx: Context[AppState]) -> Annotated[CallToolResult, PackageView]:
+        """One Hex package: description, latest stable version (and any newer pre-release), newest releases,
+        downloads (all-time, 90 days, week, day), licenses, owners, links, docs, the mix.exs/rebar.config line,
+        retired releases and active security advisories."""
+        view = await _answer(service(ctx).package(name))
+        return _result(view, format.package(view))
+
+    @tool("Hex package releases")
+    async def hex_releases(
+        name: PackageName,
+        ctx: Context[AppState],
+        limit: ReleasesLimit = 50,
+        requirement: Requirement = None,
+        include_prereleases: IncludePre = False,
+    ) -> Annotated[CallToolResult, ReleasesView]:
+        """Release history of a package, newest first by SemVer, with dates; pre-releases and retired releases
+        are marked. With `requirement` (e.g. "~> 1.7") only matching releases are listed and the highest
+        non-retired match is named."""
+        view = await _answer(service(ctx).releases(name, limit, requirement, include_prereleases))
+        return _result(view, format.releases(view))
+
+    @tool("Hex release")
+    async def hex_release(
+        name: PackageName, ctx: Context[AppState], version: VersionArg = None
+    ) -> Annotated[CallToolResult, ReleaseView]:
+        """One release of a package: dependencies (requirement, optional flag), Elixir requirement, build tools,
+        publish date, downloads, checksum, retirement and security advisories. `version` may be exact, omitted
+        or "latest" (latest stable, non-retired), or a requirement like "~> 1.7"."""
+        view = await _answer(service(ctx).release(name, version))
+        return _result(view, format.release(view))
+
+    @tool("Search Hex")
+    async def hex_search(
+        q: SearchQuery,
+        ctx: Context[AppState],
+        page: SearchPageArg = 1,
+        limit: SearchLimit = 20,
+        sort: SearchSort = None,
+    ) -> Annotated[CallToolResult, SearchView]:
+        """Search Hex packages by words and filters. Reverse dependencies: q="depends:jason". Name patterns:
+        q="name:phoenix_*". Erlang packages: q="build_tool:rebar3 json". Results show latest stable version,
+        all-time and 90-day downloads and last update, so popularity and upkeep can be compared."""
+        view = await _answer(service(ctx).search(q, page, limit, sort))
+        return _result(view, format.search(view))
+
+    @tool("Server and upstream status")
+    async def hex_meta(ctx: Context[AppState]) -> Annotated[CallToolResult, MetaView]:
+        """Which backend answers (hex.pm or the Hex API gateway), cache location and hit ratio, upstream calls this
+        month against the quota, the last rate-limit headers, offline mode and cache TTLs."""
+        view = await _answer(service(ctx).meta())
+        return _result(view, format.meta(view))
+
+    @mcp.custom_route("/healthz", methods=["GET"])
+    async def healthz(_request: Request) -> JSONResponse:
+        return JSONResponse({"ok": True, "name": "hex-mcp", "version": __version__})
+
+    return mcp
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def transport_security(settings: Settings) -> TransportSecuritySettings | None:
+    """Host/Origin checks: the SDK's loopback defaults, plus any --allowed-host names."""
+    if not settings.allowed_hosts:
+        if settings.host in LOOPBACK_HOSTS:
+            return None  # the SDK turns on loopback-only checks by itself
+        return TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
+    origins = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
+    for host in settings.allowed_hosts:
+        hosts.append(host)
+        bare = host.removesuffix(":*")
+        origins.extend([f"https://{bare}", f"http://{bare}", f"https://{host}", f"http://{host}"])
+    return TransportSecuritySettings(allowed_hosts=hosts, allowed_origins=sorted(set(origins)))
+
+
+def http_app(mcp: MCPServer[AppState], settings: Settings) -> Starlette:
+    """The ASGI app for the selected HTTP transport."""
+    security = transport_security(settings)
+    if settings.transport == "sse":
+        return mcp.sse_app(transport_security=security, host=settings.host)
+    return mcp.streamable_http_app(transport_security=security, host=settings.host)

@@ -1,0 +1,310 @@
+"""The HTTP seam: one GET against a backend, with retries, a deadline, a body cap and rate governance.
+
+This is the only module that sees `httpx2` errors and HTTP status codes; it turns every failure into a
+`hex_mcp.errors.HexError` whose message says what happened and what to do next.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+import httpx2
+
+from hex_mcp import __version__
+from hex_mcp.config import Settings
+from hex_mcp.errors import (
+    AuthError,
+    BadResponse,
+    HexError,
+    NotFound,
+    PlanError,
+    RateLimited,
+    UpstreamUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({502, 503, 504})
+# A closed hex.pm rate window this close to reopening is waited out instead of failing the call.
+MAX_RATE_WAIT_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class UpstreamResponse:
+    """A usable answer: 200 with parsed JSON, or 304 (data None) when the caller sent an ETag."""
+
+    status: int
+    data: Any
+    etag: str | None
+
+
+@dataclass
+class RateState:
+    """What upstream last told us about its rate window, plus our own pacing."""
+
+    limit: int | None = None
+    remaining: int | None = None
+    reset: float | None = None  # UNIX seconds
+    blocked_until: float | None = None  # from Retry-After or a 429
+    seen_at: float | None = None
+    last_request_at: float = 0.0
+    lock: anyio.Lock = field(default_factory=anyio.Lock)
+
+
+def utc_iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def clock_time(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%H:%M:%S UTC")
+
+
+class UpstreamClient:
+    """GETs JSON from the selected backend; owns one `httpx2.AsyncClient`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        http_transport: httpx2.AsyncBaseTransport | None = None,
+        on_attempt: Callable[[], None] | None = None,
+        sleep: Callable[[float], Any] = anyio.sleep,
+    ) -> None:
+        self.settings = settings
+        self.label = settings.backend_label
+        self.rate = RateState()
+        self._on_attempt = on_attempt
+        self._sleep = sleep
+        headers = {"User-Agent": f"hex-mcp/{__version__}", "Accept": "application/json"}
+        key = settings.api_key
+        if key is not None:
+            headers["x-oanor-key" if settings.backend == "oanor" else "Authorization"] = key.reveal()
+        per_attempt = max(1.0, settings.timeout)
+        self._http = httpx2.AsyncClient(
+            base_url=settings.base_url,
+            headers=headers,
+            transport=http_transport,
+            timeout=httpx2.Timeout(per_attempt, connect=min(5.0, per_attempt)),
+            follow_redirects=False,  # a redirect could point anywhere; never follow it with our key
+            limits=httpx2.Limits(max_connections=20, max_keepalive_connections=10),
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def get(self, path: str, params: Mapping[str, str] | None = None, etag: str | None = None) -> UpstreamResponse:
+        """GET `path` under the base URL, retrying transient failures within the settings' deadline."""
+        try:
+            with anyio.fail_after(self.settings.timeout):
+                return await self._get_with_retries(path, dict(params or {}), etag)
+        except TimeoutError:
+            raise UpstreamUnavailable(
+                f"{self.label} did not answer within {self.settings.timeout:g} s (timeout). "
+                "Try again in a minute; raise HEX_MCP_TIMEOUT if your network is slow."
+            ) from None
+
+    async def _get_with_retries(self, path: str, params: dict[str, str], etag: str | None) -> UpstreamResponse:
+        attempt = 0
+        while True:
+            try:
+                return await self._attempt(path, params, etag)
+            except UpstreamUnavailable:
+                if attempt >= self.settings.retries:
+                    raise
+            attempt += 1
+            # Exponential backoff with full jitter: 0.25 s, 0.5 s, ... capped at 2 s.
+            await self._sleep(random.uniform(0, min(2.0, 0.25 * 2 ** (attempt - 1))))  # noqa: S311 - jitter, not crypto
+
+    async def _attempt(self, path: str, params: dict[str, str], etag: str | None) -> UpstreamResponse:
+        await self._pace()
+        headers = {"If-None-Match": etag} if etag else {}
+        if self._on_attempt is not None:
+            self._on_attempt()
+        try:
+            async with self._http.stream("GET", path, params=params, headers=headers) as response:
+                self._observe_rate(response.headers)
+                body = await self._read_capped(response)
+        except httpx2.TimeoutException as exc:
+            raise UpstreamUnavailable(
+                f"{self.label} timed out ({type(exc).__name__}). Try again shortly."
+            ) from None
+        except httpx2.TransportError as exc:
+            raise UpstreamUnavailable(
+                f"{self.label} is unreachable ({type(exc).__name__}). Check the network or HEX_MCP_BASE_URL, "
+                "then try again."
+            ) from None
+        return self._interpret(response, body)
+
+    async def _read_capped(self, response: httpx2.Response) -> bytes:
+        cap = self.settings.max_body_bytes
+        declared = response.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > cap:
+            raise BadResponse(f"{self.label} sent a {int(declared):,}-byte answer, above the {cap:,}-byte cap.")
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > cap:
+                raise BadResponse(f"{self.label} sent an answer larger than the {cap:,}-byte cap.")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _interpret(self, response: httpx2.Response, body: bytes) -> UpstreamResponse:
+        status = response.status_code
+        if status == 304:
+            return UpstreamResponse(304, None, response.headers.get("etag"))
+        payload = _parse_json(body)
+        if 200 <= status < 300:
+            if payload is _INVALID:
+                raise BadResponse(f"{self.label} sent malformed JSON. Try again later.")
+            if self.settings.backend == "oanor":
+                payload = self._unwrap_gateway(payload)
+            return UpstreamResponse(status, payload, response.headers.get("etag"))
+        raise self._status_error(status, response.headers, _message_of(payload))
+
+    def _unwrap_gateway(self, payload: Any) -> Any:
+        if not isinstance(payload, dict) or "data" not in payload:
+            raise BadResponse(f"{self.label} answered without the expected {{data, success}} envelope.")
+        if payload.get("success") is False:
+            message = _message_of(payload) or "no message"
+            raise BadResponse(f"{self.label} reported a failure: {message}.")
+        return payload["data"]
+
+    def _status_error(self, status: int, headers: httpx2.Headers, message: str | None) -> HexError:
+        said = f" ({message})" if message else ""
+        label = self.label
+        if 300 <= status < 400:
+            return BadResponse(f"{label} answered with a redirect (HTTP {status}), which is not followed.")
+        if status == 404:
+            return NotFound(f"{label} has no such resource (HTTP 404){said}.")
+        if status == 400:
+            return BadResponse(f"{label} rejected the request (HTTP 400){said}.")
+        if status == 401:
+            if self.settings.backend == "oanor":
+                return AuthError(
+                    f"The Hex API gateway rejected the key (HTTP 401){said}. Set OANOR_API_KEY to a valid key "
+                    "(https://www.oanor.com/developer/keys), or use --backend hexpm, which needs no key."
+                )
+            return AuthError(
+                f"hex.pm rejected HEX_API_KEY (HTTP 401){said}. Fix or unset HEX_API_KEY: public reads need no key."
+            )
+        if status == 402:
+            return PlanError(
+                f"The Hex API gateway requires an active subscription for this call (HTTP 402){said}. Check the plan "
+                "behind OANOR_API_KEY, or use --backend hexpm."
+            )
+        if status == 403:
+            return AuthError(f"{label} refused access (HTTP 403){said}. Your address or key may be blocked.")
+        if status == 429:
+            return self._rate_limited(headers, said)
+        if status >= 500:
+            return UpstreamUnavailable(f"{label} failed on its side (HTTP {status}){said}. Try again shortly.")
+        return BadResponse(f"{label} answered HTTP {status}{said}.")
+
+    def _rate_limited(self, headers: httpx2.Headers, said: str) -> RateLimited:
+        now = time.time()
+        retry_at = _retry_after(headers, now) or self.rate.reset
+        if retry_at is not None and retry_at <= now:
+            retry_at = None
+        if retry_at is not None:
+            self.rate.blocked_until = retry_at
+            when = f"retry after {clock_time(retry_at)} (in {max(1, round(retry_at - now))} s)"
+        else:
+            when = "retry in a minute"
+        if self.settings.backend == "oanor":
+            return RateLimited(
+                f"The Hex API gateway rate limit or monthly quota was reached (HTTP 429){said}; {when}. "
+                "A bigger plan raises both.",
+                retry_at,
+            )
+        return RateLimited(
+            f"hex.pm rate limit reached (HTTP 429; 100 requests/minute per IP without a key){said}; {when}. "
+            "Setting HEX_API_KEY raises the limit to 500/minute.",
+            retry_at,
+        )
+
+    def _observe_rate(self, headers: httpx2.Headers) -> None:
+        limit, remaining, reset = (headers.get(f"x-ratelimit-{k}") for k in ("limit", "remaining", "reset"))
+        if limit is None and remaining is None and reset is None:
+            return
+        self.rate.limit = _int_or_none(limit)
+        self.rate.remaining = _int_or_none(remaining)
+        reset_int = _int_or_none(reset)
+        self.rate.reset = float(reset_int) if reset_int is not None else None
+        self.rate.seen_at = time.time()
+
+    async def _pace(self) -> None:
+        """Hold the call while a rate window is closed; keep to HEX_MCP_MAX_RPS."""
+        now = time.time()
+        blocked = self.rate.blocked_until
+        if self.rate.remaining == 0 and self.rate.reset is not None and self.rate.reset > now:
+            blocked = max(blocked or 0.0, self.rate.reset)
+        if blocked is not None and blocked > now:
+            wait = blocked - now
+            if wait > MAX_RATE_WAIT_SECONDS:
+                raise RateLimited(
+                    f"{self.label} rate window is closed until {clock_time(blocked)} (in {round(wait)} s); "
+                    "no call was made. Try again after that.",
+                    blocked,
+                )
+            await self._sleep(wait)
+        rps = self.settings.effective_max_rps
+        if rps is None:
+            return
+        async with self.rate.lock:
+            gap = 1.0 / rps - (time.monotonic() - self.rate.last_request_at)
+            if gap > 0:
+                await self._sleep(gap)
+            self.rate.last_request_at = time.monotonic()
+
+
+_INVALID = object()
+
+
+def _parse_json(body: bytes) -> Any:
+    if not body:
+        return _INVALID
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return _INVALID
+
+
+def _message_of(payload: Any) -> str | None:
+    if isinstance(payload, dict):
+        message = payload.get("message")
+        if isinstance(message, str) and message.strip():
+            return message.strip()[:200]
+    return None
+
+
+def _int_or_none(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+def _retry_after(headers: httpx2.Headers, now: float) -> float | None:
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return now + int(value)
+    try:
+        from email.utils import parsedate_to_datetime
+
+        return parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,104 @@
+"""Input rules, stated once: the MCP input schemas advertise them and the service enforces them.
+
+Every check runs before any upstream call and raises `InvalidInput` with a message that says what is wrong and
+what a valid value looks like. Because names and versions are also percent-encoded into paths
+(`hex_mcp.backends.segment`), no input can change the upstream host or path.
+"""
+
+from __future__ import annotations
+
+import re
+
+from hex_mcp.errors import InvalidInput
+
+NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+NAME_MIN, NAME_MAX = 2, 100
+SEMVER = r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?"
+VERSION_PATTERN = rf"^{SEMVER}$"
+_OP = r"(==|!=|>=|<=|~>|>|<)"
+_OPERAND = r"\d+(\.\d+){1,2}(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?"
+_CLAUSE = rf"{_OP}?\s*{_OPERAND}"
+REQUIREMENT_PATTERN = rf"^{_CLAUSE}(\s+(and|or)\s+{_CLAUSE})*$"
+VERSION_OR_REQUIREMENT_PATTERN = rf"^(latest|{SEMVER}|{_CLAUSE}(\s+(and|or)\s+{_CLAUSE})*)$"
+VERSION_MAX = 100
+QUERY_MAX = 200
+RELEASES_LIMIT_MAX = 500
+SEARCH_LIMIT_MAX = 100
+SEARCH_PAGE_MAX = 1000
+SORTS = ("recent_downloads", "total_downloads", "name", "inserted_at", "updated_at")
+
+_NAME_RE = re.compile(NAME_PATTERN)
+_VERSION_RE = re.compile(VERSION_PATTERN)
+_VERSION_OR_REQ_RE = re.compile(VERSION_OR_REQUIREMENT_PATTERN)
+_REQ_RE = re.compile(REQUIREMENT_PATTERN)
+
+
+def _shown(value: str) -> str:
+    return repr(value if len(value) <= 40 else value[:40] + "…")
+
+
+def package_name(value: str, field: str = "name") -> str:
+    if not (NAME_MIN <= len(value) <= NAME_MAX) or not _NAME_RE.fullmatch(value):
+        lowered = value.strip().lower()
+        hint = f" Did you mean '{lowered}'?" if lowered != value and _NAME_RE.fullmatch(lowered) else ""
+        raise InvalidInput(
+            f"{field}={_shown(value)} is not a Hex package name: {NAME_MIN}-{NAME_MAX} characters, lower-case "
+            f"letters, digits and _, starting with a letter (e.g. 'phoenix', 'plug_cowboy').{hint}"
+        )
+    return value
+
+
+def exact_version(value: str, field: str = "version") -> str:
+    if len(value) > VERSION_MAX or not _VERSION_RE.fullmatch(value):
+        raise InvalidInput(
+            f"{field}={_shown(value)} is not a Hex version: use strict SemVer MAJOR.MINOR.PATCH with an optional "
+            "-pre-release and no +build (e.g. 1.7.14, 2.0.0-rc.1)."
+        )
+    return value
+
+
+def version_or_requirement(value: str | None, field: str = "version") -> str | None:
+    if value is None:
+        return None
+    text = value.strip()
+    if len(text) > VERSION_MAX or not _VERSION_OR_REQ_RE.fullmatch(text):
+        raise InvalidInput(
+            f"{field}={_shown(value)} is not a version, 'latest', or a requirement. Use 1.7.14, 'latest', or "
+            "a requirement such as '~> 1.7' or '>= 1.2.0 and < 2.0.0'."
+        )
+    return text
+
+
+def requirement(value: str | None, field: str = "requirement") -> str | None:
+    if value is None:
+        return None
+    text = value.strip()
+    if len(text) > VERSION_MAX or not _REQ_RE.fullmatch(text):
+        raise InvalidInput(
+            f"{field}={_shown(value)} is not a Hex version requirement. Examples: '~> 1.7', '>= 1.2.0', "
+            "'~> 2.0 or ~> 3.0'."
+        )
+    return text
+
+
+def bounded(value: int, field: str, low: int, high: int) -> int:
+    if not low <= value <= high:
+        raise InvalidInput(f"{field}={value} is out of range: use {low}..{high}.")
+    return value
+
+
+def search_query(value: str) -> str:
+    text = value.strip()
+    if not text:
+        raise InvalidInput("q is empty: give words to search for, or a filter such as depends:plug.")
+    if len(text) > QUERY_MAX:
+        raise InvalidInput(f"q is {len(text)} characters long; keep it under {QUERY_MAX}.")
+    if any(ord(ch) < 32 for ch in text):
+        raise InvalidInput("q contains control characters; use plain words and filters such as name:phx_*.")
+    return text
+
+
+def sort(value: str | None) -> str | None:
+    if value is not None and value not in SORTS:
+        raise InvalidInput(f"sort={_shown(value)} is not one of: {', '.join(SORTS)}.")
+    return value
