@@ -161,7 +161,7 @@ class Settings:
             transport=transport,
             host=get("HEX_MCP_HOST") or "127.0.0.1",
             port=parse_int("HEX_MCP_PORT", get("HEX_MCP_PORT") or "8000", minimum=0, maximum=65535),
-            allowed_hosts=tuple(h for h in (get("HEX_MCP_ALLOWED_HOSTS") or "").split(",") if h.strip()),
+            allowed_hosts=tuple(h.strip() for h in (get("HEX_MCP_ALLOWED_HOSTS") or "").split(",") if h.strip()),
             auth_token=Secret(token) if (token := get("HEX_MCP_AUTH_TOKEN")) else None,
             log_level=parse_choice("HEX_MCP_LOG_LEVEL", (get("HEX_MCP_LOG_LEVEL") or "WARNING").upper(), LOG_LEVELS),
         )

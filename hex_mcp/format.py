@@ -217,8 +217,9 @@ def release(view: ReleaseView) -> str:
     lines = [head]
     if view.requested is not None:
         resolved = f'resolved "{view.requested}" to {r.version}'
-        if view.latest_stable_version and view.latest_stable_version != r.version:
-            resolved += f" (hex.pm's latest stable, {view.latest_stable_version}, is retired)" if view.requested == "latest" else ""
+        skipped = view.latest_stable_version
+        if view.requested == "latest" and skipped and skipped != r.version:
+            resolved += f" (hex.pm's latest stable, {skipped}, is retired)"
         lines.append(resolved)
     if not r.retirement_known:
         lines.append(f"retirement: {NOT_VIA_GATEWAY}")

@@ -1,0 +1,78 @@
+"""Shared fixtures: a real fake upstream on 127.0.0.1, settings pointing at it, and in-memory MCP clients."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client
+
+from hex_mcp.config import Secret, Settings, TTLs
+from hex_mcp.server import create_server
+from tests.fake_upstream import FakeUpstream
+
+OANOR_KEY = "test-oanor-key"
+HEX_KEY = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def fake_server() -> Iterator[FakeUpstream]:
+    with FakeUpstream(oanor_key=OANOR_KEY) as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake(fake_server: FakeUpstream) -> Iterator[FakeUpstream]:
+    """The session's fake upstream, with hits, faults and rate state reset for each test."""
+    fake_server.reset()
+    yield fake_server
+    fake_server.reset()
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, fake: FakeUpstream) -> Callable[..., Settings]:
+    """Settings for either backend against the fake upstream, with a fresh cache dir."""
+
+    def make(backend: str = "hexpm", **overrides: Any) -> Settings:
+        base = Settings(cache_dir=tmp_path / "cache", retries=0, timeout=5.0, ttls=TTLs())
+        if backend == "oanor":
+            base = base.with_backend("oanor", fake.oanor_url)
+            overrides.setdefault("oanor_api_key", Secret(OANOR_KEY))
+            overrides.setdefault("max_rps", 0.0)  # no client-side pacing in tests unless a test asks for it
+        else:
+            base = base.with_backend("hexpm", fake.hexpm_url)
+        fields = {**base.__dict__, **overrides}
+        return Settings(**fields)
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings("hexpm")
+
+
+@pytest.fixture(params=["auto", "legacy"])
+def mode(request: pytest.FixtureRequest) -> str:
+    """Both client eras: in-process 2026-07-28 dispatch and the JSON-RPC handshake Claude Desktop uses."""
+    value: str = request.param
+    return value
+
+
+@pytest.fixture
+async def client(settings: Settings, mode: str) -> AsyncIterator[Client]:
+    async with Client(create_server(settings), mode=mode) as c:  # type: ignore[arg-type]
+        yield c
+
+
+@pytest.fixture(params=["hexpm", "oanor"])
+def backend(request: pytest.FixtureRequest) -> str:
+    value: str = request.param
+    return value

@@ -1,0 +1,333 @@
+"""Formatters are pure: a view in, exact text out."""
+
+from __future__ import annotations
+
+import pytest
+
+from hex_mcp import format
+from hex_mcp.models import (
+    Advisory,
+    Dependency,
+    Downloads,
+    Freshness,
+    GatewayMeta,
+    MetaView,
+    PackageView,
+    RateLimitInfo,
+    Release,
+    ReleaseRef,
+    ReleasesView,
+    ReleaseView,
+    Retirement,
+    SearchHit,
+    SearchView,
+)
+
+LIVE = Freshness(source="hexpm", fetched_at="2026-11-25T10:00:00Z", age_seconds=0, from_cache=False)
+CACHED = Freshness(source="oanor", fetched_at="2026-11-25T09:55:00Z", age_seconds=300, from_cache=True)
+STALE = Freshness(
+    source="hexpm",
+    fetched_at="2026-11-23T10:00:00Z",
+    age_seconds=2 * 86_400 + 60,
+    from_cache=True,
+    stale_reason="hex.pm failed on its side (HTTP 503)",
+)
+
+
+@pytest.mark.parametrize(
+    ("n", "text"),
+    [(None, "?"), (0, "0"), (412, "412"), (17151, "17.2K"), (1000, "1K"), (279074, "279.1K"),
+     (150117848, "150.1M"), (2_000_000_000, "2B")],
+)
+def test_humanize(n: int | None, text: str) -> None:
+    assert format.humanize(n) == text
+
+
+@pytest.mark.parametrize(
+    ("freshness", "line"),
+    [
+        (LIVE, "source: hex.pm · live (fetched 2026-11-25T10:00:00Z)"),
+        (CACHED, "source: Hex API gateway · cached 5m ago (fetched 2026-11-25T09:55:00Z)"),
+        (STALE, "source: hex.pm · STALE cache, 2d old — live call failed: hex.pm failed on its side (HTTP 503)"),
+    ],
+)
+def test_freshness_line(freshness: Freshness, line: str) -> None:
+    assert format.freshness_line(freshness) == line
+
+
+def _package_view(**overrides: object) -> PackageView:
+    fields: dict[str, object] = {
+        "name": "tiny_slug",
+        "description": "Tiny URL slug generator.",
+        "licenses": ["MIT"],
+        "links": {"GitHub": "https://github.com/example/tiny_slug"},
+        "owners": ["jdoe"],
+        "downloads": Downloads(all=412, recent=57),
+        "latest_stable_version": "0.2.1",
+        "latest_prerelease": "0.3.0-rc.1",
+        "release_count": 4,
+        "recent_releases": [
+            ReleaseRef(version="0.3.0-rc.1", published="2024-11-18", has_docs=False),
+            ReleaseRef(version="0.2.1", published="2023-09-05", has_docs=True),
+            ReleaseRef(
+                version="0.2.0",
+                published="2023-06-11",
+                retirement=Retirement(reason="invalid", message="unicode handling bug, use 0.2.1"),
+            ),
+        ],
+        "retired_count": 1,
+        "advisories": [],
+        "inserted": "2023-03-02",
+        "updated": "2024-11-18",
+        "html_url": "https://hex.pm/packages/tiny_slug",
+        "docs_url": "https://tiny-slug.hexdocs.pm/",
+        "mix_snippet": '{:tiny_slug, "~> 0.2.1"}',
+        "rebar_snippet": '{tiny_slug, "0.2.1"}',
+        "freshness": LIVE,
+    }
+    fields.update(overrides)
+    return PackageView.model_validate(fields)
+
+
+def test_package_text() -> None:
+    assert format.package(_package_view()) == (
+        "tiny_slug — Tiny URL slug generator.\n"
+        "latest stable: 0.2.1 (2023-09-05) · newer pre-release: 0.3.0-rc.1 (not stable)\n"
+        "releases: 4, 1 retired · newest: 0.3.0-rc.1 (2024-11-18, pre), 0.2.1 (2023-09-05), "
+        "0.2.0 (2023-06-11, RETIRED (release invalid: unicode handling bug, use 0.2.1))\n"
+        '+1 more — call hex_releases with name="tiny_slug"\n'
+        "downloads: 412 all · 57 last 90d\n"
+        "licenses: MIT\n"
+        "owners: jdoe\n"
+        "links: GitHub https://github.com/example/tiny_slug\n"
+        "docs https://tiny-slug.hexdocs.pm/ · hex https://hex.pm/packages/tiny_slug\n"
+        'mix.exs {:tiny_slug, "~> 0.2.1"} · rebar.config {tiny_slug, "0.2.1"}\n'
+        "advisories: none\n"
+        "created 2023-03-02 · updated 2024-11-18\n"
+        "source: hex.pm · live (fetched 2026-11-25T10:00:00Z)"
+    )
+
+
+def test_package_text_from_gateway_says_what_it_cannot_know() -> None:
+    view = _package_view(
+        owners=None, retired_count=None, advisories=None, mix_snippet=None, rebar_snippet=None, freshness=CACHED,
+        latest_prerelease=None, recent_releases=[ReleaseRef(version="0.2.1", published="2023-09-05")],
+        release_count=4, links={}, downloads=Downloads(), html_url=None, docs_url=None, inserted=None, updated=None,
+    )
+    assert format.package(view) == (
+        "tiny_slug — Tiny URL slug generator.\n"
+        "latest stable: 0.2.1 (2023-09-05)\n"
+        "releases: 4 · newest: 0.2.1 (2023-09-05)\n"
+        '+3 more — call hex_releases with name="tiny_slug"\n'
+        "downloads: no downloads counted\n"
+        "licenses: MIT\n"
+        "retirements: not available via the gateway\n"
+        "advisories: not available via the gateway\n"
+        "source: Hex API gateway · cached 5m ago (fetched 2026-11-25T09:55:00Z)"
+    )
+
+
+def test_package_text_lists_advisories() -> None:
+    advisory = Advisory(
+        id="EEF-CVE-2025-1211", summary="Header injection", severity="high", affected=["< 1.24.0"],
+        aliases=["CVE-2025-1211"], url="https://hex.pm/advisories/x",
+    )
+    text = format.package(_package_view(advisories=[advisory]))
+    assert (
+        "advisories (1):\n- EEF-CVE-2025-1211 (CVE-2025-1211) high — Header injection · affects < 1.24.0 "
+        "https://hex.pm/advisories/x\n"
+    ) in text
+
+
+def _releases_view(**overrides: object) -> ReleasesView:
+    fields: dict[str, object] = {
+        "name": "tiny_slug",
+        "total": 4,
+        "shown": 2,
+        "latest_stable_version": "0.2.1",
+        "latest_prerelease": "0.3.0-rc.1",
+        "retirements_known": True,
+        "releases": [
+            ReleaseRef(version="0.3.0-rc.1", published="2024-11-18"),
+            ReleaseRef(version="0.2.1", published="2023-09-05"),
+        ],
+        "freshness": LIVE,
+    }
+    fields.update(overrides)
+    return ReleasesView.model_validate(fields)
+
+
+def test_releases_text_groups_by_year_and_bounds_the_list() -> None:
+    assert format.releases(_releases_view()) == (
+        "tiny_slug: 4 releases · latest stable: 0.2.1 · newer pre-release: 0.3.0-rc.1 (not stable)\n"
+        "newest 2 (MM-DD under each year):\n"
+        "2024: 0.3.0-rc.1 (11-18, pre)\n"
+        "2023: 0.2.1 (09-05)\n"
+        '+2 more — call hex_releases with name="tiny_slug", limit=4\n'
+        "source: hex.pm · live (fetched 2026-11-25T10:00:00Z)"
+    )
+
+
+def test_releases_text_with_requirement() -> None:
+    view = _releases_view(
+        requirement="~> 0.2.0", matching=2, highest_match="0.2.1", shown=2, latest_prerelease=None,
+        releases=[
+            ReleaseRef(version="0.2.1", published="2023-09-05"),
+            ReleaseRef(version="0.2.0", published="2023-06-11", retirement=Retirement(reason="invalid")),
+        ],
+    )
+    assert format.releases(view) == (
+        "tiny_slug: 4 releases · 2 match ~> 0.2.0 · highest non-retired match: 0.2.1 · latest stable: 0.2.1\n"
+        "all (MM-DD under each year):\n"
+        "2023: 0.2.1 (09-05), 0.2.0 (06-11, RETIRED (release invalid))\n"
+        "source: hex.pm · live (fetched 2026-11-25T10:00:00Z)"
+    )
+
+
+def test_releases_text_from_gateway() -> None:
+    view = _releases_view(retirements_known=False, total=2, freshness=CACHED, latest_prerelease=None)
+    assert format.releases(view).splitlines()[-2:] == [
+        "retirements: not available via the gateway (check with hex_release per version on hex.pm)",
+        "source: Hex API gateway · cached 5m ago (fetched 2026-11-25T09:55:00Z)",
+    ]
+
+
+def _release(**overrides: object) -> Release:
+    fields: dict[str, object] = {
+        "package": "phoenix",
+        "version": "1.7.14",
+        "published": "2024-06-18",
+        "checksum": "c7859bc56cc5dfef19ecfc240775dae358cbaa530231118a9e014df392ace61a",
+        "elixir_requirement": "~> 1.11",
+        "build_tools": ["mix"],
+        "dependencies": [
+            Dependency(name="castore", requirement=">= 0.0.0", app="castore"),
+            Dependency(name="jason", requirement="~> 1.0", optional=True, app="jason"),
+            Dependency(name="plug", requirement="~> 1.14", app="plug"),
+        ],
+        "downloads": 5878652,
+        "has_docs": True,
+        "advisories": [],
+        "publisher": "chrismccord",
+        "html_url": "https://hex.pm/packages/phoenix/1.7.14",
+        "docs_url": "https://phoenix.hexdocs.pm/1.7.14/",
+        "mix_snippet": '{:phoenix, "~> 1.7"}',
+    }
+    fields.update(overrides)
+    return Release.model_validate(fields)
+
+
+def test_release_text() -> None:
+    view = ReleaseView(release=_release(), freshness=LIVE)
+    assert format.release(view) == (
+        "phoenix 1.7.14 — published 2024-06-18\n"
+        "retired: no\n"
+        "elixir: ~> 1.11 · build: mix · downloads: 5.9M\n"
+        "deps (3, 1 optional): castore >= 0.0.0 · jason ~> 1.0 optional · plug ~> 1.14\n"
+        "advisories: none\n"
+        "checksum (sha256): c7859bc56cc5dfef19ecfc240775dae358cbaa530231118a9e014df392ace61a\n"
+        'mix.exs {:phoenix, "~> 1.7"} · publisher chrismccord\n'
+        "docs https://phoenix.hexdocs.pm/1.7.14/ · hex https://hex.pm/packages/phoenix/1.7.14\n"
+        "source: hex.pm · live (fetched 2026-11-25T10:00:00Z)"
+    )
+
+
+def test_release_text_retired_and_resolved() -> None:
+    release = _release(
+        version="1.8.7", retirement=Retirement(reason="security", message="use 1.8.8"), dependencies=[],
+        elixir_requirement=None, build_tools=[], downloads=None, checksum=None, mix_snippet=None, publisher=None,
+        html_url=None, docs_url=None,
+    )
+    view = ReleaseView(release=release, requested="~> 1.8", latest_stable_version="1.8.7", freshness=STALE)
+    assert format.release(view) == (
+        "phoenix 1.8.7 — published 2024-06-18\n"
+        'resolved "~> 1.8" to 1.8.7\n'
+        "RETIRED (security issue: use 1.8.8)\n"
+        "elixir: any (not declared) · build: ?\n"
+        "deps: none\n"
+        "advisories: none\n"
+        "source: hex.pm · STALE cache, 2d old — live call failed: hex.pm failed on its side (HTTP 503)"
+    )
+
+
+def test_release_text_latest_skipping_a_retired_stable() -> None:
+    view = ReleaseView(
+        release=_release(version="1.7.13"), requested="latest", latest_stable_version="1.7.14", freshness=LIVE
+    )
+    assert format.release(view).splitlines()[1] == (
+        'resolved "latest" to 1.7.13 (hex.pm\'s latest stable, 1.7.14, is retired)'
+    )
+
+
+def test_release_text_from_gateway() -> None:
+    release = _release(retirement_known=False, advisories=None, publisher=None, mix_snippet=None)
+    lines = format.release(ReleaseView(release=release, freshness=CACHED)).splitlines()
+    assert lines[1] == "retirement: not available via the gateway"
+    assert "advisories: not available via the gateway" in lines
+
+
+def _search_view(**overrides: object) -> SearchView:
+    fields: dict[str, object] = {
+        "query": "json",
+        "page": 1,
+        "limit": 2,
+        "sort": "recent_downloads",
+        "hits": [
+            SearchHit(
+                name="jason", description="A blazing fast JSON parser and generator in pure Elixir.",
+                latest_version="1.4.4", latest_stable_version="1.4.4", downloads_all=212845310,
+                downloads_recent=14203877, updated="2024-07-29",
+            ),
+            SearchHit(
+                name="tiny_slug", description="Tiny URL slug generator. " * 6, latest_version="0.3.0-rc.1",
+                latest_stable_version="0.2.1", downloads_all=412, downloads_recent=57, updated="2024-11-18",
+                latest_retired=True,
+            ),
+        ],
+        "has_more": True,
+        "freshness": LIVE,
+    }
+    fields.update(overrides)
+    return SearchView.model_validate(fields)
+
+
+def test_search_text() -> None:
+    assert format.search(_search_view()) == (
+        'search "json" · page 1 · 2 hits · sorted by downloads in the last 90 days\n'
+        "jason 1.4.4 — 212.8M dl (14.2M 90d) · upd 2024-07-29 — A blazing fast JSON parser and generator in pure "
+        "Elixir.\n"
+        "tiny_slug 0.2.1 (pre 0.3.0-rc.1) RETIRED — 412 dl (57 90d) · upd 2024-11-18 — Tiny URL slug generator. "
+        "Tiny URL slug generator. Tiny URL slug generator. Tiny URL slug …\n"
+        'more results may exist — call hex_search with q="json", page=2\n'
+        "source: hex.pm · live (fetched 2026-11-25T10:00:00Z)"
+    )
+
+
+def test_search_text_gateway_and_empty() -> None:
+    view = _search_view(sort=None, sort_note="the gateway cannot sort; sort=name was ignored", hits=[],
+                        has_more=False, freshness=CACHED)
+    assert format.search(view) == (
+        'search "json" · page 1 · 0 hits · gateway order (unsorted)\n'
+        "note: the gateway cannot sort; sort=name was ignored\n"
+        "no packages matched. Try fewer or other words, name:prefix*, or check the spelling.\n"
+        "source: Hex API gateway · cached 5m ago (fetched 2026-11-25T09:55:00Z)"
+    )
+
+
+def test_meta_text() -> None:
+    view = MetaView(
+        server_version="0.1.0", backend="oanor", base_url="https://api.oanor.com/hex-api", key_configured=True,
+        offline=False, cache_dir="/home/u/.cache/hex-mcp", cache_entries=12, cache_size_bytes=3 * 1024 * 1024,
+        hit_ratio=0.75, upstream_calls_month=42, monthly_quota=3490,
+        rate_limit=RateLimitInfo(limit=100, remaining=97, reset="2026-11-25T10:01:00Z"),
+        ttls={"package": 900, "releases": 900, "release": 86400, "search": 3600, "meta": 86400},
+        gateway=GatewayMeta(endpoints=["/v1/package", "/v1/meta"]),
+    )
+    assert format.meta(view) == (
+        "hex-mcp 0.1.0 · backend: Hex API gateway (https://api.oanor.com/hex-api) · API key: set · offline: no\n"
+        "cache: /home/u/.cache/hex-mcp · 12 entries · 3.0 MB · hit ratio this process: 75%\n"
+        "upstream calls this month: 42 · quota: 3490\n"
+        "rate limit: 97/100 left · window resets 2026-11-25T10:01:00Z\n"
+        "TTLs (s): package 900 · releases 900 · release 86400 · search 3600 · meta 86400\n"
+        "gateway endpoints: /v1/package, /v1/meta"
+    )
