@@ -209,3 +209,19 @@ class ResponseCache:
                     store.close()
                 except Exception:  # noqa: BLE001, S110 - closing a broken store has nothing left to save
                     pass
+
+    def cached_requests(self, limit: int = 10_000) -> list[str]:
+        """`path?query` of up to `limit` answers cached from the configured backend (for completions)."""
+        if self._store is None:
+            return []
+        prefix = f"{_ENTRY_PREFIX}{self.settings.backend}|{self.settings.base_url}|"
+        found: list[str] = []
+        try:
+            for key in self._iter_keys():
+                if key.startswith(prefix):
+                    found.append(key[len(prefix) :])
+                    if len(found) >= limit:
+                        break
+        except Exception as exc:  # a broken store means "no suggestions", never a failed request
+            self._disable(exc)
+        return found

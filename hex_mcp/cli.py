@@ -29,6 +29,9 @@ commands:
   cache warm NAME...     fetch package, releases and latest stable release of each NAME
   cache export FILE      write the cache to a portable JSON snapshot
   cache import FILE      load a snapshot (for offline, replayable answers: add --offline)
+  call TOOL KEY=VALUE... run one tool in-process and print its answer (--json: structured content)
+  tools                  list the tools and their parameters
+  doctor                 check Python, packages, backend, key, upstream, rate limits and cache
 
 environment: HEX_API_KEY (hex.pm key, optional), OANOR_API_KEY (gateway key; selects the gateway),
   HEX_MCP_CACHE_TTL (seconds, overrides every TTL), HEX_MCP_MAX_RPS, HEX_MCP_MONTHLY_QUOTA,
@@ -93,6 +96,26 @@ def build_parser() -> argparse.ArgumentParser:
     imp = cache_sub.add_parser("import", help="load a snapshot", description="Load a snapshot written by export.")
     imp.add_argument("file", type=Path)
     _common_options(imp, sub=True)
+
+    call = sub.add_parser("call", help="run one tool and print its answer", description="Run one tool "
+                          "in-process, through the same MCP validation and errors a host sees, and print its "
+                          "text answer. Values follow the tool's parameter types (integers, true/false, "
+                          "null); KEY=@FILE reads a file's text.",
+                          epilog="example: hex-mcp call hex_releases name=phoenix requirement='~> 1.7'")
+    call.add_argument("tool", nargs="?", metavar="TOOL", help="tool name (see `hex-mcp tools`)")
+    call.add_argument("arguments", nargs="*", metavar="KEY=VALUE", help="tool arguments")
+    call.add_argument("--json", action="store_true", help="print the structured content as JSON")
+    _common_options(call, sub=True)
+    tools = sub.add_parser("tools", help="list the tools and their parameters", description="List each "
+                           "tool with a one-line description and its parameters (type, required or default, "
+                           "bounds).")
+    tools.add_argument("--json", action="store_true", help="print names, descriptions and schemas as JSON")
+    _common_options(tools, sub=True)
+    doctor = sub.add_parser("doctor", help="diagnose the setup", description="Check Python and package "
+                            "versions, the backend and its key, upstream reachability, latency and rate "
+                            "limits, the cache and offline mode: one line per check with what to do. Exit "
+                            "status 1 if any check fails.")
+    _common_options(doctor, sub=True)
     return parser
 
 
@@ -155,6 +178,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from hex_mcp.cache_commands import run_cache_command
 
             return run_cache_command(settings, args)
+        if args.command in ("call", "tools"):
+            from hex_mcp.tryout import run_call, run_tools
+
+            return run_call(settings, args) if args.command == "call" else run_tools(settings, args)
+        if args.command == "doctor":
+            from hex_mcp.doctor import run_doctor
+
+            return run_doctor(settings)
         check_http_exposure(settings)
         return serve(settings)
     except ConfigError as exc:
@@ -171,8 +202,10 @@ def serve(settings: Settings) -> int:
     if settings.transport == "stdio":
         if sys.stdin.isatty():
             log.warning(
-                "hex-mcp %s speaks MCP over stdin/stdout and is waiting for a client. Configure it in your MCP host "
-                "(command: hex-mcp), or try a tool with: hex-mcp call hex_package name=phoenix. Ctrl-C to quit.",
+                "hex-mcp %s speaks MCP over stdin/stdout and is waiting for a client. Configure it in your "
+                "MCP host (command: hex-mcp). From a terminal: `hex-mcp tools` lists the tools, "
+                "`hex-mcp call hex_package name=phoenix` runs one, `hex-mcp doctor` checks the setup. "
+                "Ctrl-C to quit.",
                 __version__,
             )
         anyio.run(_run_until_signal, mcp.run_stdio_async)

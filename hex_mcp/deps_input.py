@@ -10,8 +10,9 @@ private repositories) is reported back as skipped rather than silently dropped.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeGuard, TypeVar
 
 from hex_mcp.versions import Requirement, Version, VersionError, is_requirement
 
@@ -22,17 +23,19 @@ Source = Literal["mix.lock", "mix.exs", "lines"]
 MAX_DEPS = 200
 # Skipped entries are capped too, so a pasted log file cannot produce a thousand-line answer.
 MAX_SKIPPED = 200
-# A 200-dependency mix.lock is about 60 kB; anything far larger is not a dependency list.
-MAX_INPUT_CHARS = 1_000_000
-# Deeper nesting than this is not a mix.lock or mix.exs; refusing it keeps recursion bounded.
+# A 200-dependency mix.lock is 60-200 kB; anything far larger is not a dependency list, and the
+# bound keeps the worst case (adversarial input) to a few seconds of parsing.
+MAX_INPUT_CHARS = 512_000
+# Real files nest brackets a handful of levels deep; anything deeper is skipped, not nested,
+# which bounds the size of the term tree built from adversarial input.
 _MAX_DEPTH = 100
 
 _NAME_RE = re.compile(r"[a-z][a-z0-9_]*")
 
 _ACCEPTED_FORMATS = (
-    "Accepted formats: a mix.lock file (%{\"jason\": {:hex, :jason, \"1.4.4\", ...}}), "
-    "the deps of a mix.exs ({:phoenix, \"~> 1.7\"}, {:jason, \"~> 1.4\", optional: true}), "
-    "or one dependency per line (\"jason 1.4.4\", \"jason@1.4.4\", \"phoenix ~> 1.7\")."
+    'Accepted formats: a mix.lock file (%{"jason": {:hex, :jason, "1.4.4", ...}}), '
+    'the deps of a mix.exs ({:phoenix, "~> 1.7"}, {:jason, "~> 1.4", optional: true}), '
+    'or one dependency per line ("jason 1.4.4", "jason@1.4.4", "phoenix ~> 1.7").'
 )
 
 
@@ -68,6 +71,8 @@ class SkippedDep:
 
 @dataclass(slots=True)
 class DepsInput:
+    """What ``parse_deps`` read: the deps to check, what was skipped and why, and the format seen."""
+
     deps: list[DepSpec] = field(default_factory=list)
     skipped: list[SkippedDep] = field(default_factory=list)
     format: Source = "lines"
@@ -78,7 +83,7 @@ class DepsInput:
 TokenKind = Literal["{", "}", "[", "]", "(", ")", "%{", ",", "=>", "atom", "key", "string", "ident", "other"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Token:
     kind: TokenKind
     value: str = ""
@@ -88,6 +93,7 @@ class _Token:
 
 _IDENT_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_@]*[?!]?")
 _NUMBER_RE = re.compile(r"[0-9][0-9A-Za-z_.]*")
+_SIGIL_RE = re.compile(r"~[A-Za-z]+")
 _SIGIL_PAIRS = {"(": ")", "[": "]", "{": "}", "<": ">", "/": "/", "|": "|", '"': '"', "'": "'"}
 _SINGLE: dict[str, TokenKind] = {
     "{": "{",
@@ -100,26 +106,31 @@ _SINGLE: dict[str, TokenKind] = {
 }
 
 
-def _skip_interpolation(text: str, start: int) -> int:
+# Interpolations nest strings inside strings; past this depth they are read as plain text, which
+# keeps recursion bounded without changing anything for real files.
+_MAX_INTERPOLATION_DEPTH = 8
+
+
+def _skip_interpolation(text: str, start: int, depth: int) -> int:
     """Index just after the ``}`` closing a ``#{`` whose body starts at ``start``."""
-    depth = 1
+    braces = 1
     i = start
     while i < len(text):
         char = text[i]
         if char in "\"'":
-            _, i, _ = _scan_quoted(text, i + 1, char)
+            _, i, _ = _scan_quoted(text, i + 1, char, depth)
             continue
         if char == "{":
-            depth += 1
+            braces += 1
         elif char == "}":
-            depth -= 1
-            if depth == 0:
+            braces -= 1
+            if braces == 0:
                 return i + 1
         i += 1
     return i
 
 
-def _scan_quoted(text: str, start: int, quote: str) -> tuple[str, int, bool]:
+def _scan_quoted(text: str, start: int, quote: str, depth: int = 0) -> tuple[str, int, bool]:
     """Read a quoted literal whose body starts at ``start``; returns (value, end index, literal)."""
     out: list[str] = []
     literal = True
@@ -132,9 +143,9 @@ def _scan_quoted(text: str, start: int, quote: str) -> tuple[str, int, bool]:
             continue
         if char == quote:
             return "".join(out), i + 1, literal
-        if char == "#" and text.startswith("#{", i):
+        if char == "#" and text.startswith("#{", i) and depth < _MAX_INTERPOLATION_DEPTH:
             literal = False
-            end = _skip_interpolation(text, i + 2)
+            end = _skip_interpolation(text, i + 2, depth + 1)
             out.append(text[i:end])
             i = end
             continue
@@ -143,9 +154,15 @@ def _scan_quoted(text: str, start: int, quote: str) -> tuple[str, int, bool]:
     return "".join(out), i, literal
 
 
-def _is_key_colon(text: str, i: int) -> bool:
+def _is_key_colon(text: str, i: int, *, quoted: bool = False) -> bool:
     # "name:" followed by whitespace is a keyword key; "name::" or "a:b" are something else.
-    return i < len(text) and text[i] == ":" and (i + 1 == len(text) or text[i + 1].isspace())
+    # Elixir wants the space after a quoted key too, but a minified paste ("jason":{...}) is
+    # unambiguous enough to accept.
+    if i >= len(text) or text[i] != ":":
+        return False
+    if i + 1 == len(text) or text[i + 1].isspace():
+        return True
+    return quoted and text[i + 1] != ":"
 
 
 def _tokenize(text: str) -> list[_Token]:
@@ -175,7 +192,7 @@ def _tokenize(text: str) -> list[_Token]:
             i = end + 3
         elif char == '"':
             value, i, literal = _scan_quoted(text, i + 1, '"')
-            if _is_key_colon(text, i):
+            if _is_key_colon(text, i, quoted=True):
                 tokens.append(_Token("key", value, literal))
                 i += 1
             else:
@@ -193,7 +210,7 @@ def _tokenize(text: str) -> list[_Token]:
             # Character literal such as ?" or ?{: its character must not open a string or a tuple.
             i += 3 if text[i + 1] == "\\" else 2
             tokens.append(_Token("other", "?"))
-        elif char == "~" and (match := re.compile(r"~[A-Za-z]+").match(text, i)):
+        elif char == "~" and (match := _SIGIL_RE.match(text, i)):
             i = _skip_sigil(text, match.end())
             tokens.append(_Token("other", "~"))
         elif match := _IDENT_RE.match(text, i):
@@ -227,28 +244,30 @@ def _skip_sigil(text: str, i: int) -> int:
 # --- a tolerant reader for Elixir literals ------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Atom:
     name: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Str:
     value: str
     literal: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Tuple:
     items: tuple[_Term, ...]
+    # False when the input ended (or an outer bracket closed) before this tuple's "}".
+    closed: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _List:
     items: tuple[_Term, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Pair:
     """A keyword pair (``key: value``) or a map entry (``key => value``)."""
 
@@ -256,86 +275,124 @@ class _Pair:
     value: _Term
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Other:
-    """Anything that is not a plain literal: a variable, a call, an operator expression."""
+    """Anything that is not a plain literal: a variable, a call, an operator expression.
+
+    ``items`` keeps the parts of an expression and what a ``(...)`` or ``%{...}`` held, so
+    literals inside them (a mix.lock's ``%{...}``, deps inside a call) are still found.
+    """
 
     text: str
+    items: tuple[_Term, ...] = ()
 
 
 _Term = _Atom | _Str | _Tuple | _List | _Pair | _Other
 
-_CLOSERS = frozenset({"}", "]", ")"})
+_CLOSER_OF = {"{": "}", "[": "]", "(": ")", "%{": "}", "root": ""}
 
 
-class _Malformed(Exception):
-    """The tokens do not form a complete literal (truncated paste, unbalanced brackets)."""
+class _Frame:
+    """An open bracket while reading: its finished items and the item being read."""
+
+    __slots__ = ("items", "key", "kind", "parts")
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.items: list[_Term] = []
+        self.parts: list[_Term] = []
+        self.key: _Term | None = None
+
+    def finish_item(self) -> None:
+        if self.parts:
+            value: _Term = self.parts[0] if len(self.parts) == 1 else _Other("expression", tuple(self.parts))
+        elif self.key is not None:
+            value = _Other("")
+        else:
+            return
+        self.items.append(value if self.key is None else _Pair(self.key, value))
+        self.parts = []
+        self.key = None
+
+    def build(self, closed: bool) -> _Term:
+        self.finish_item()
+        items = tuple(self.items)
+        if self.kind == "{":
+            return _Tuple(items, closed)
+        if self.kind == "[":
+            return _List(items)
+        return _Other(self.kind, items)
 
 
-class _Reader:
-    def __init__(self, tokens: list[_Token]) -> None:
-        self.tokens = tokens
+def _read_terms(tokens: list[_Token]) -> list[_Term]:
+    """Read Elixir literals from ``tokens`` in one pass, never failing.
 
-    def kind(self, i: int) -> str:
-        return self.tokens[i].kind if i < len(self.tokens) else "eof"
-
-    def sequence(self, i: int, closer: str, depth: int) -> tuple[list[_Term], int]:
-        """Items from ``i`` up to ``closer``; returns them and the index after the closer."""
-        if depth > _MAX_DEPTH:
-            raise _Malformed("nested too deeply")
-        items: list[_Term] = []
-        while True:
-            kind = self.kind(i)
-            if kind == closer:
-                return items, i + 1
-            if kind == "eof":
-                raise _Malformed(f"missing {closer!r}")
-            if kind == "key":
-                token = self.tokens[i]
-                value, i = self.expression(i + 1, depth)
-                items.append(_Pair(_Str(token.value, token.literal), value))
+    Everything lands in a tree of terms; brackets left open at the end are closed (tuples are
+    marked as not closed), a closing bracket of the wrong kind closes the inner brackets up to its
+    match, and one matching nothing is ignored. One pass and no backtracking keep the cost linear
+    in the input whatever it holds.
+    """
+    stack = [_Frame("root")]
+    ignored_depth = 0  # brackets opened beyond _MAX_DEPTH, skipped rather than nested further
+    for token in tokens:
+        kind = token.kind
+        top = stack[-1]
+        if kind in ("{", "[", "(", "%{"):
+            if len(stack) > _MAX_DEPTH:
+                ignored_depth += 1
             else:
-                item, i = self.expression(i, depth)
-                if self.kind(i) == "=>":
-                    value, i = self.expression(i + 1, depth)
-                    item = _Pair(item, value)
-                items.append(item)
-            kind = self.kind(i)
-            if kind == ",":
-                i += 1
-            elif kind != closer:
-                raise _Malformed(f"expected ',' or {closer!r}")
+                stack.append(_Frame(kind))
+        elif kind in ("}", "]", ")"):
+            if ignored_depth:
+                ignored_depth -= 1
+                continue
+            match = next((n for n in range(len(stack) - 1, 0, -1) if _CLOSER_OF[stack[n].kind] == kind), 0)
+            if match == 0:
+                continue
+            while len(stack) > match:
+                frame = stack.pop()
+                stack[-1].parts.append(frame.build(closed=len(stack) == match))
+        elif ignored_depth:
+            continue
+        elif kind == ",":
+            top.finish_item()
+        elif kind == "key":
+            top.finish_item()
+            top.key = _Str(token.value, token.literal)
+        elif kind == "=>":
+            parts = top.parts
+            top.parts = []
+            top.key = parts[0] if len(parts) == 1 else _Other("expression", tuple(parts))
+        elif kind == "string":
+            top.parts.append(_Str(token.value, token.literal))
+        elif kind == "atom":
+            top.parts.append(_Atom(token.value))
+        else:
+            top.parts.append(_Other(token.value))
+    while len(stack) > 1:
+        frame = stack.pop()
+        stack[-1].parts.append(frame.build(closed=False))
+    root = stack[0]
+    root.finish_item()
+    return root.items
 
-    def expression(self, i: int, depth: int) -> tuple[_Term, int]:
-        """One item: a literal, or a run of tokens up to the next ',' or closing bracket."""
-        first, i = self.primary(i, depth)
-        parts = 1
-        while self.kind(i) not in {",", "=>", "eof", "key"} and self.kind(i) not in _CLOSERS:
-            _, i = self.primary(i, depth)
-            parts += 1
-        return (first if parts == 1 else _Other("expression")), i
 
-    def primary(self, i: int, depth: int) -> tuple[_Term, int]:
-        kind = self.kind(i)
-        if kind == "eof":
-            raise _Malformed("unexpected end of input")
-        token = self.tokens[i]
-        if kind == "{":
-            items, i = self.sequence(i + 1, "}", depth + 1)
-            return _Tuple(tuple(items)), i
-        if kind == "[":
-            items, i = self.sequence(i + 1, "]", depth + 1)
-            return _List(tuple(items)), i
-        if kind in ("%{", "("):
-            _, i = self.sequence(i + 1, "}" if kind == "%{" else ")", depth + 1)
-            return _Other(kind), i
-        if kind == "string":
-            return _Str(token.value, token.literal), i + 1
-        if kind == "atom":
-            return _Atom(token.value), i + 1
-        if kind in ("ident", "other"):
-            return _Other(token.value), i + 1
-        raise _Malformed(f"unexpected {kind!r}")
+_Found = TypeVar("_Found")
+
+
+def _walk(terms: list[_Term], found: Callable[[_Term], TypeGuard[_Found]]) -> list[_Found]:
+    """Terms for which ``found`` is true, in source order, not looking inside those found."""
+    results: list[_Found] = []
+    stack: list[_Term] = list(reversed(terms))
+    while stack:
+        current = stack.pop()
+        if found(current):
+            results.append(current)
+        elif isinstance(current, _Tuple | _List | _Other):
+            stack.extend(reversed(current.items))
+        elif isinstance(current, _Pair):
+            stack.extend((current.value, current.key))
+    return results
 
 
 def _text(term: _Term | None) -> str | None:
@@ -369,7 +426,9 @@ class _Collector:
         if len(self.result.deps) >= MAX_DEPS:
             self.extra_deps += 1
             return
-        self.result.deps.append(DepSpec(name, version, requirement, self.source, app if app != name else None))
+        self.result.deps.append(
+            DepSpec(name, version, requirement, self.source, app if app != name else None)
+        )
 
     def skip(self, name: str, reason: str, *, recognized: bool) -> None:
         if recognized:
@@ -391,7 +450,9 @@ class _Collector:
             self.result.skipped.append(SkippedDep("...", f"{self.extra_skipped} more skipped entries"))
         if not self.result.deps and not self.recognized:
             detail = f" Problems: {'; '.join(self.problems)}." if self.problems else ""
-            raise DepsInputError(f"no Hex dependency could be read from the input.{detail} {_ACCEPTED_FORMATS}")
+            raise DepsInputError(
+                f"no Hex dependency could be read from the input.{detail} {_ACCEPTED_FORMATS}"
+            )
         return self.result
 
 
@@ -411,39 +472,27 @@ def _repo_reason(repo: str) -> str | None:
 _LOCK_KINDS = frozenset({"hex", "git", "path"})
 
 
-def _lock_entry_start(reader: _Reader, i: int) -> tuple[str, int] | None:
-    """If an entry (``"name": {:hex, ...`` or ``"name" => {:hex, ...``) starts at ``i``: its name and tuple."""
-    token = reader.tokens[i]
-    if token.kind == "key":
-        brace = i + 1
-    elif token.kind == "string" and reader.kind(i + 1) == "=>":
-        brace = i + 2
-    else:
-        return None
-    if reader.kind(brace) != "{" or reader.kind(brace + 1) != "atom":
-        return None
-    if reader.tokens[brace + 1].value not in _LOCK_KINDS:
-        return None
-    return token.value, brace
+def _is_lock_entry(term: _Term) -> TypeGuard[_Pair]:
+    """``"name": {:hex | :git | :path, ...}`` (or ``"name" => {...}``)."""
+    return (
+        isinstance(term, _Pair)
+        and isinstance(term.value, _Tuple)
+        and bool(term.value.items)
+        and isinstance(term.value.items[0], _Atom)
+        and term.value.items[0].name in _LOCK_KINDS
+        and _text(term.key) is not None
+    )
 
 
 def _parse_lock(tokens: list[_Token]) -> _Collector:
     collector = _Collector("mix.lock")
-    reader = _Reader(tokens)
-    i = 0
-    while i < len(tokens):
-        start = _lock_entry_start(reader, i)
-        if start is None:
-            i += 1
-            continue
-        app, brace = start
-        try:
-            term, i = reader.primary(brace, 0)
-        except _Malformed:
+    for entry in _walk(_read_terms(tokens), _is_lock_entry):
+        app = _text(entry.key) or "?"
+        entry_tuple = entry.value
+        if not isinstance(entry_tuple, _Tuple) or not entry_tuple.closed:
             collector.skip(app, "unparseable mix.lock entry (truncated or unbalanced?)", recognized=False)
-            break
-        assert isinstance(term, _Tuple)  # primary() on "{" always returns a tuple
-        _lock_entry(collector, app, term.items)
+            continue
+        _lock_entry(collector, app, entry_tuple.items)
     return collector
 
 
@@ -480,24 +529,14 @@ def _lock_entry(collector: _Collector, app: str, items: tuple[_Term, ...]) -> No
 # --- mix.exs -----------------------------------------------------------------------------------
 
 
-def _exs_dep_items(reader: _Reader, i: int) -> tuple[tuple[_Term, ...], int] | None:
-    """A dependency tuple (``{:name, "req"}``, ``{:name, opts}``...) starting at ``i``, if any."""
-    if reader.kind(i) != "{" or reader.kind(i + 1) != "atom" or reader.kind(i + 2) not in (",",):
-        return None
-    try:
-        term, end = reader.primary(i, 0)
-    except _Malformed:
-        return None
-    assert isinstance(term, _Tuple)
-    items = term.items
-    if len(items) < 2:
-        return None
-    second = items[1]
-    looks_like_dep = (
-        isinstance(second, _Str | _Pair)
-        or (isinstance(second, _List) and bool(second.items) and all(isinstance(x, _Pair) for x in second.items))
+def _is_dep_tuple(term: _Term) -> TypeGuard[_Tuple]:
+    """``{:name, "req", ...}`` or ``{:name, opt: ..., ...}``; ``{:ok, x}`` and the like are not deps."""
+    if not isinstance(term, _Tuple) or len(term.items) < 2 or not isinstance(term.items[0], _Atom):
+        return False
+    second = term.items[1]
+    return isinstance(second, _Str | _Pair) or (
+        isinstance(second, _List) and bool(second.items) and all(isinstance(x, _Pair) for x in second.items)
     )
-    return (items, end) if looks_like_dep else None
 
 
 def _deps_regions(tokens: list[_Token]) -> list[tuple[int, int]]:
@@ -529,16 +568,13 @@ def _deps_regions(tokens: list[_Token]) -> list[tuple[int, int]]:
 
 def _parse_exs(tokens: list[_Token]) -> _Collector:
     collector = _Collector("mix.exs")
-    reader = _Reader(tokens)
     for start, end in _deps_regions(tokens):
-        i = start
-        while i < end:
-            found = _exs_dep_items(reader, i)
-            if found is None:
-                i += 1
+        for dep in _walk(_read_terms(tokens[start:end]), _is_dep_tuple):
+            if not dep.closed:
+                app = _text(dep.items[0]) or "?"
+                collector.skip(app, "unparseable dependency (truncated or unbalanced?)", recognized=False)
                 continue
-            items, i = found
-            _exs_dep(collector, items)
+            _exs_dep(collector, dep.items)
     return collector
 
 
@@ -581,7 +617,9 @@ def _exs_dep(collector: _Collector, items: tuple[_Term, ...]) -> None:
     requirement: str | None = None
     if requirement_term is not None:
         if not requirement_term.literal:
-            collector.skip(app, "the requirement is built at run time (interpolated string)", recognized=False)
+            collector.skip(
+                app, "the requirement is built at run time (interpolated string)", recognized=False
+            )
             return
         try:
             requirement = str(Requirement.parse(requirement_term.value))
@@ -593,7 +631,7 @@ def _exs_dep(collector: _Collector, items: tuple[_Term, ...]) -> None:
 
 # --- name version lines ------------------------------------------------------------------------
 
-_LINE_RE = re.compile(r"(?P<name>[^\s@:\"']+)[\"']?\s*(?:[@:]\s*)?(?P<rest>.*)")
+_LINE_RE = re.compile(r"(?P<name>[^\s@:\"'=<>~!]+)[\"']?\s*(?:[@:]\s*)?(?P<rest>.*)")
 _LOOSE_NAME_RE = re.compile(r"[A-Za-z0-9_.\-]+")
 
 
@@ -619,6 +657,9 @@ def _parse_lines(text: str) -> _Collector:
             continue
         if not rest:
             collector.add(name, version=None, requirement=None, app=None)
+            continue
+        if not is_requirement(rest) and len(rest.split()) > 1:
+            collector.skip(f"line {number}", f"unparseable line: {line[:60]!r}", recognized=False)
             continue
         try:
             if is_requirement(rest):
@@ -652,4 +693,9 @@ def parse_deps(text: str) -> DepsInput:
         collector = parse(tokens)
         if collector.found_anything():
             return collector.finish()
+    if any(token.kind == "ident" and token.value in ("defmodule", "defp", "def") for token in tokens):
+        # Elixir source without dependency tuples: reading it line by line would turn words such
+        # as "end" into package names.
+        collector.problems.append("no {:name, requirement} dependency tuples in this Elixir code")
+        return collector.finish()
     return _parse_lines(text).finish()

@@ -7,14 +7,19 @@ names the call that shows more. Facts the backend cannot provide are stated as s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 from hex_mcp.models import (
+    OUTDATED_ORDER,
     Advisory,
+    DepChange,
     Dependency,
+    DiffView,
     Downloads,
     Freshness,
     MetaView,
+    OutdatedRow,
+    OutdatedView,
     PackageView,
     ReleaseRef,
     ReleasesView,
@@ -62,8 +67,8 @@ def freshness_line(f: Freshness) -> str:
     if f.stale_reason:
         return f"source: {label} · STALE cache, {age(f.age_seconds)} old — live call failed: {f.stale_reason}"
     if f.from_cache:
-        return f"source: {label} · cached {age(f.age_seconds)} ago (fetched {f.fetched_at})"
-    return f"source: {label} · live (fetched {f.fetched_at})"
+        return f"source: {label} · cached {age(f.age_seconds)} ago"
+    return f"source: {label} · live"
 
 
 def retirement_text(r: Retirement) -> str:
@@ -99,14 +104,25 @@ def downloads_text(d: Downloads) -> str:
     return " · ".join(parts) if d.all is not None else "no downloads counted"
 
 
-def _ref(r: ReleaseRef, *, with_year: bool = True) -> str:
-    date = (r.published if with_year else r.published[5:]) if r.published else "?"
-    flags = ""
-    if "-" in r.version:
-        flags += ", pre"
-    if r.retirement:
-        flags += ", " + retirement_text(r.retirement)
-    return f"{r.version} ({date}{flags})"
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _ref(r: ReleaseRef) -> str:
+    """`1.8.6 (2026-05-05)`, with the retirement when there is one."""
+    flags = f", {retirement_text(r.retirement)}" if r.retirement else ""
+    return f"{r.version} ({r.published or '?'}{flags})"
+
+
+def _month_day(date: str | None) -> str:
+    """`2025-06-18` -> `Jun 18`: under a year heading this is about 10% fewer tokens than `(06-18)`."""
+    if not date or len(date) < 10 or not date[5:7].isdigit() or not date[8:10].isdigit():
+        return "?"
+    return f"{MONTHS[int(date[5:7]) - 1]} {int(date[8:10])}"
+
+
+def _listed_ref(r: ReleaseRef) -> str:
+    flags = f" {retirement_text(r.retirement)}" if r.retirement else ""
+    return f"{r.version} {_month_day(r.published)}{flags}"
 
 
 def _more_line(hidden: int, call: str) -> str:
@@ -137,13 +153,10 @@ def package(view: PackageView) -> str:
         lines.append(f"owners: {', '.join(view.owners) or 'none listed'}")
     if view.links:
         lines.append("links: " + " · ".join(f"{k} {v}" for k, v in view.links.items()))
-    urls = [u for u in (view.docs_url and f"docs {view.docs_url}", view.html_url and f"hex {view.html_url}") if u]
-    if urls:
-        lines.append(" · ".join(urls))
-    snippets = [s for s in (view.mix_snippet and f"mix.exs {view.mix_snippet}",
-                            view.rebar_snippet and f"rebar.config {view.rebar_snippet}") if s]
-    if snippets:
-        lines.append(" · ".join(snippets))
+    # The hex.pm page URL and the rebar.config line are derivable; they stay in the structured content only.
+    install = [x for x in (view.docs_url and f"docs {view.docs_url}", view.mix_snippet and f"mix.exs {view.mix_snippet}") if x]
+    if install:
+        lines.append(" · ".join(install))
     if view.retired_count is None:
         lines.append(f"retirements: {NOT_VIA_GATEWAY}")
     lines.extend(advisories_lines(view.advisories))
@@ -154,17 +167,51 @@ def package(view: PackageView) -> str:
     return "\n".join(lines)
 
 
-def _group_by_year(refs: Iterable[ReleaseRef]) -> list[str]:
+def _year(r: ReleaseRef) -> str:
+    return r.published[:4] if r.published else "????"
+
+
+def _pre_run(refs: Sequence[ReleaseRef], start: int) -> int:
+    """End (exclusive) of the run of unretired pre-releases of one version and year that starts at `start`."""
+    first = refs[start]
+    if "-" not in first.version or first.retirement:
+        return start + 1
+    base = first.version.split("-", 1)[0]
+    end = start + 1
+    while end < len(refs):
+        r = refs[end]
+        if r.retirement or "-" not in r.version or r.version.split("-", 1)[0] != base or _year(r) != _year(first):
+            break
+        end += 1
+    return end
+
+
+def _release_entries(refs: Sequence[ReleaseRef]) -> list[tuple[str, str]]:
+    """(year, text) per entry; a run of pre-releases of one version collapses to `1.8.0-rc.0…rc.4 Apr 2…Jul 22`."""
+    entries: list[tuple[str, str]] = []
+    i = 0
+    while i < len(refs):
+        end = _pre_run(refs, i)
+        if end - i >= 2:
+            newest, oldest = refs[i], refs[end - 1]
+            dates = f"{_month_day(oldest.published)}…{_month_day(newest.published)}"
+            entries.append((_year(newest), f"{oldest.version}…{newest.version.split('-', 1)[1]} {dates}"))
+        else:
+            entries.append((_year(refs[i]), _listed_ref(refs[i])))
+        i = end
+    return entries
+
+
+def _group_by_year(refs: Sequence[ReleaseRef]) -> list[str]:
     lines: list[str] = []
     year: str | None = None
     current: list[str] = []
-    for r in refs:
-        ref_year = r.published[:4] if r.published else "????"
+    for ref_year, text in _release_entries(refs):
         if ref_year != year:
             if current:
                 lines.append(f"{year}: " + ", ".join(current))
             year, current = ref_year, []
-        current.append(_ref(r, with_year=False))
+        current.append(text)
     if current:
         lines.append(f"{year}: " + ", ".join(current))
     return lines
@@ -175,21 +222,22 @@ def releases(view: ReleasesView) -> str:
     if view.requirement is not None:
         pre = " incl. pre-releases" if view.include_prereleases else ""
         head += f" · {view.matching} match {view.requirement}{pre}"
-        head += f" · highest non-retired match: {view.highest_match or 'none'}"
+        picked = "highest non-retired match" if view.retirements_known else "highest match"
+        head += f" · {picked}: {view.highest_match or 'none'}"
     head += f" · latest stable: {view.latest_stable_version or 'none'}"
     if view.latest_prerelease:
         head += f" · newer pre-release: {view.latest_prerelease} (not stable)"
     lines = [head]
     listed = view.matching if view.matching is not None else view.total
     if view.shown:
-        lines.append(f"newest {view.shown} (MM-DD under each year):" if view.shown < listed else "all (MM-DD under each year):")
+        lines.append(f"newest {view.shown}, by year:" if view.shown < listed else "all, by year:")
         lines.extend(_group_by_year(view.releases))
     hidden = listed - view.shown
     if hidden > 0:
         req = f', requirement="{view.requirement}"' if view.requirement else ""
         lines.append(_more_line(hidden, f'hex_releases with name="{view.name}"{req}, limit={min(500, listed)}'))
     if not view.retirements_known:
-        lines.append(f"retirements: {NOT_VIA_GATEWAY} (check with hex_release per version on hex.pm)")
+        lines.append(f"retirements: {NOT_VIA_GATEWAY}")
     lines.append(freshness_line(view.freshness))
     return "\n".join(lines)
 
@@ -330,4 +378,193 @@ def meta(view: MetaView) -> str:
         lines.append(f"gateway endpoints: {', '.join(view.gateway.endpoints)}")
     if view.gateway_error:
         lines.append(f"gateway meta: unavailable ({view.gateway_error})")
+    return "\n".join(lines)
+
+
+# -- upgrade assistant ---------------------------------------------------------------------------------------
+
+STEP_LABELS = {"major": "major", "minor": "minor", "patch": "patch", "pre": "pre-release → final"}
+ADVISORY_SUMMARY_LIMIT = 80
+
+
+def _dep_change(c: DepChange) -> str:
+    parts = []
+    if c.from_requirement != c.to_requirement:
+        parts.append(f"{c.from_requirement} → {c.to_requirement}")
+    if c.from_optional != c.to_optional:
+        parts.append("now optional" if c.to_optional else "no longer optional")
+    return f"{c.name} {', '.join(parts)}"
+
+
+def _changed(label: str, old: str, new: str) -> str:
+    return f"{label}: {old} (unchanged)" if old == new else f"{label}: {old} → {new}"
+
+
+def _retired_at(version: str, retirement: Retirement | None) -> str:
+    return f"{version} {retirement_text(retirement) if retirement else 'no'}"
+
+
+def diff(view: DiffView) -> str:
+    step = STEP_LABELS.get(view.update_kind, view.update_kind)
+    ends = " → ".join(v + (" (pre-release)" if "-" in v else "") for v in (view.from_version, view.to_version))
+    if view.direction == "downgrade":
+        head = f"{view.name} {ends} · DOWNGRADE ({step} step back)"
+    else:
+        head = f"{view.name} {ends} · {step} upgrade"
+    lines = [head]
+    resolved = [
+        f'"{asked}" → {version}'
+        for asked, version in ((view.from_requested, view.from_version), (view.to_requested, view.to_version))
+        if asked is not None
+    ]
+    if resolved:
+        lines.append("resolved: " + " · ".join(resolved))
+    facts = [f"published: {view.from_published or '?'} → {view.to_published or '?'}"]
+    if view.releases_between is None:
+        facts.append("releases in between: unknown (the release list is incomplete)")
+    else:
+        counted = ((view.prereleases_between, "pre"), (view.retired_between, "retired"))
+        extra = ", ".join(f"{n} {label}" for n, label in counted if n)
+        noun = "release" if view.releases_between == 1 else "releases"
+        facts.append(f"{view.releases_between} {noun} in between" + (f" ({extra})" if extra else ""))
+    if view.latest_stable_version and view.latest_stable_version not in (view.from_version, view.to_version):
+        facts.append(f"latest stable: {view.latest_stable_version}")
+    lines.append(" · ".join(facts))
+
+    added, removed, changed = view.deps_added, view.deps_removed, view.deps_changed
+    if not (added or removed or changed):
+        lines.append(f"deps: no change ({view.deps_unchanged})" if view.deps_unchanged else "deps: none")
+    else:
+        lines.append(
+            f"deps: {len(added)} added, {len(removed)} removed, {len(changed)} changed, "
+            f"{view.deps_unchanged} unchanged"
+        )
+        if added:
+            lines.append("+ " + " · ".join(_dep(d) for d in added))
+        if removed:
+            lines.append("- " + " · ".join(_dep(d) for d in removed))
+        if changed:
+            lines.append("~ " + " · ".join(_dep_change(c) for c in changed))
+    lines.append(
+        _changed("elixir", view.elixir_from or "any", view.elixir_to or "any")
+        + " · "
+        + _changed("build", ", ".join(view.build_tools_from) or "?", ", ".join(view.build_tools_to) or "?")
+    )
+    if not view.retirements_known:
+        lines.append(f"retirement: {NOT_VIA_GATEWAY}")
+    elif view.from_retirement is None and view.to_retirement is None:
+        lines.append("retired: neither")
+    else:
+        lines.append(
+            "retired: "
+            + _retired_at(view.from_version, view.from_retirement)
+            + " · "
+            + _retired_at(view.to_version, view.to_retirement)
+        )
+    if not view.advisories_known:
+        lines.append(f"advisories: {NOT_VIA_GATEWAY}")
+    elif not (view.advisories_fixed or view.advisories_introduced or view.advisories_unfixed):
+        lines.append("advisories: none affect either version")
+    else:
+        for label, group in (
+            (f"advisories fixed by moving to {view.to_version}", view.advisories_fixed),
+            (f"advisories introduced by {view.to_version}", view.advisories_introduced),
+            ("advisories affecting both", view.advisories_unfixed),
+        ):
+            if group:
+                lines.append(f"{label} ({len(group)}):")
+                lines.extend(f"- {advisory_text(a)}" for a in group)
+    lines.append(f"code diff: {view.diff_url}")
+    lines.append(freshness_line(view.freshness))
+    return "\n".join(lines)
+
+
+def _advisory_short(a: Advisory) -> str:
+    alias = f" ({a.aliases[0]})" if a.aliases else ""
+    severity = f" {a.severity}" if a.severity else ""
+    summary = ""
+    if a.summary:
+        text = " ".join(a.summary.split())
+        if len(text) > ADVISORY_SUMMARY_LIMIT:
+            text = text[:ADVISORY_SUMMARY_LIMIT].rsplit(" ", 1)[0] + " …"
+        summary = f": {text}"
+    return f"{a.id}{alias}{severity}{summary}"
+
+
+def _outdated_row(r: OutdatedRow) -> str:
+    """One line; the step size is left out where the group heading already says it."""
+    name = r.name + (f" (app {r.app})" if r.app else "")
+    if r.current is not None:
+        head = f"{name} {r.current}"
+    elif r.requirement is not None:
+        head = f"{name} {r.requirement}" + (f" = {r.checked}" if r.checked else "")
+    else:
+        head = name
+    if r.update and r.latest_stable:
+        head += f" → {r.latest_stable}"
+        if r.status != r.update:
+            head += f" {STEP_LABELS.get(r.update, r.update)}"
+    parts = [head]
+    if r.status == "unresolved":
+        parts.append(r.note or "no version to check")
+        parts.append(f"latest {r.latest_stable or 'none'}")
+        return " · ".join(parts)
+    if r.update and r.current is None and r.requirement is not None:
+        parts.append(f"outside {r.requirement}")
+    if r.retirement is not None:
+        parts.append(retirement_text(r.retirement))
+    if r.advisories:
+        parts.extend(_advisory_short(a) for a in r.advisories)
+        parts.append(f"fixed in {r.fixed_in}" if r.fixed_in else "no fixed release yet")
+    if r.note:
+        parts.append(r.note)
+    return " · ".join(parts)
+
+
+def outdated(view: OutdatedView) -> str:
+    counts = view.counts
+    shown = [s for s in OUTDATED_ORDER if counts.get(s) or s in ("major", "minor", "patch", "current")]
+    if not view.advisories_known:
+        shown = [s for s in shown if s not in ("vulnerable", "retired")]
+    else:
+        shown = [s for s in ("vulnerable", "retired") if s not in shown] + shown
+    labels = {"not_found": "not found", "error": "failed"}
+    summary = ", ".join(f"{counts.get(s, 0)} {labels.get(s, s)}" for s in shown)
+    head = f"{view.input_format} · {view.checked} deps checked: {summary}"
+    if view.skipped:
+        head += f" · {len(view.skipped)} skipped"
+    lines = [head]
+    by_status: dict[str, list[OutdatedRow]] = {}
+    for row in view.rows:
+        by_status.setdefault(row.status, []).append(row)
+    for status in ("vulnerable", "retired", "major", "minor", "patch", "unresolved"):
+        rows = by_status.get(status)
+        if rows:
+            lines.append(f"{status} ({len(rows)}):")
+            lines.extend(f"- {_outdated_row(r)}" for r in rows)
+    if current := by_status.get("current"):
+        lines.append(f"up to date ({len(current)}): " + ", ".join(r.name for r in current))
+    if missing := by_status.get("not_found"):
+        lines.append(f"not found on Hex ({len(missing)}): " + ", ".join(r.name for r in missing))
+    if failed := by_status.get("error"):
+        by_error: dict[str, list[str]] = {}
+        for r in failed:
+            by_error.setdefault(r.note or "lookup failed", []).append(r.name)
+        lines.append(f"lookup failed ({len(failed)}):")
+        lines.extend(f"- {', '.join(names)}: {message}" for message, names in by_error.items())
+    if view.skipped:
+        by_reason: dict[str, list[str]] = {}
+        for s in view.skipped:
+            by_reason.setdefault(s.reason, []).append(s.name)
+        lines.append(
+            f"skipped, not on public Hex ({len(view.skipped)}): "
+            + " · ".join(f"{', '.join(names)} ({reason})" for reason, names in by_reason.items())
+        )
+    if not view.advisories_known:
+        lines.append(f"retirements and advisories: {NOT_VIA_GATEWAY}")
+    lookups = f"lookups: {view.live_lookups} live, {view.cached_lookups} cached"
+    if view.freshness is None:
+        lines.append(f"source: {SOURCE_LABELS.get('hexpm')} · no lookup succeeded")
+    else:
+        lines.append(f"{freshness_line(view.freshness)} · {lookups}")
     return "\n".join(lines)

@@ -229,3 +229,99 @@ class MetaView(_Model):
 
 
 UpdateKind = Literal["major", "minor", "patch", "pre", ""]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Upgrade assistant views
+
+
+class DepChange(_Model):
+    """A dependency present at both ends of a diff whose requirement or optional flag changed."""
+
+    name: str
+    from_requirement: str
+    to_requirement: str
+    from_optional: bool
+    to_optional: bool
+
+
+class DiffView(_Model):
+    name: str
+    from_version: str
+    to_version: str
+    from_requested: str | None = Field(default=None, description="what the caller asked for, when it was resolved")
+    to_requested: str | None = Field(default=None, description="what the caller asked for, when it was resolved")
+    direction: Literal["upgrade", "downgrade"]
+    update_kind: UpdateKind = Field(description="size of the step between the two versions, whichever is newer")
+    from_published: str | None
+    to_published: str | None
+    latest_stable_version: str | None
+    releases_between: int | None = Field(description="releases strictly between the two; None when unknown")
+    prereleases_between: int | None
+    retired_between: int | None = Field(description="None when the backend does not expose retirements")
+    deps_added: list[Dependency]
+    deps_removed: list[Dependency]
+    deps_changed: list[DepChange]
+    deps_unchanged: int
+    elixir_from: str | None
+    elixir_to: str | None
+    build_tools_from: list[str]
+    build_tools_to: list[str]
+    retirements_known: bool
+    from_retirement: Retirement | None
+    to_retirement: Retirement | None
+    advisories_known: bool = Field(description="False when the backend does not expose advisories")
+    advisories_fixed: list[Advisory] = Field(description="affect from_version, not to_version")
+    advisories_introduced: list[Advisory] = Field(description="affect to_version, not from_version")
+    advisories_unfixed: list[Advisory] = Field(description="affect both versions")
+    diff_url: str
+    freshness: Freshness
+
+
+OutdatedStatus = Literal[
+    "vulnerable", "retired", "major", "minor", "patch", "unresolved", "current", "not_found", "error"
+]
+# Problems first: what needs action now, then how big the available step is.
+OUTDATED_ORDER: tuple[OutdatedStatus, ...] = (
+    "vulnerable", "retired", "major", "minor", "patch", "unresolved", "current", "not_found", "error"
+)
+
+
+class OutdatedRow(_Model):
+    """One dependency of a `hex_outdated` check; `checked` is the version the checks applied to."""
+
+    name: str
+    app: str | None = Field(default=None, description="OTP app name when it differs from the package name")
+    status: OutdatedStatus
+    current: str | None = Field(default=None, description="locked or pinned version from the input")
+    requirement: str | None = Field(default=None, description="declared requirement from the input")
+    checked: str | None = Field(default=None, description="current, else the highest match of requirement")
+    latest_stable: str | None = None
+    highest_in_requirement: str | None = None
+    update: UpdateKind = Field(default="", description="step from checked to latest stable")
+    retirement: Retirement | None = Field(default=None, description="retirement of the checked version")
+    advisories: list[Advisory] | None = Field(
+        default=None, description="advisories affecting the checked version; None: the backend has none"
+    )
+    fixed_in: str | None = Field(
+        default=None, description="lowest newer stable, non-retired release that no known advisory affects"
+    )
+    note: str | None = None
+
+
+class SkippedDepView(_Model):
+    name: str
+    reason: str
+
+
+class OutdatedView(_Model):
+    input_format: str = Field(description="mix.lock, mix.exs or lines")
+    checked: int = Field(description="dependencies looked up on Hex")
+    counts: dict[str, int] = Field(description="rows per status")
+    rows: list[OutdatedRow] = Field(description="problems first, in the order of OUTDATED_ORDER")
+    skipped: list[SkippedDepView]
+    retirements_known: bool
+    advisories_known: bool
+    live_lookups: int
+    cached_lookups: int
+    freshness: Freshness | None = Field(description="the oldest answer used; None when every lookup failed")

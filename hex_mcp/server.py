@@ -19,9 +19,18 @@ import httpx2
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from mcp.server.transport_security import TransportSecuritySettings
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from mcp.types import (
+    CallToolResult,
+    Completion,
+    CompletionArgument,
+    CompletionContext,
+    PromptReference,
+    ResourceTemplateReference,
+    TextContent,
+    ToolAnnotations,
+)
 from pydantic import BaseModel, Field, WithJsonSchema
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -29,8 +38,16 @@ from starlette.responses import JSONResponse
 
 from hex_mcp import __version__, format, validate
 from hex_mcp.config import Settings
-from hex_mcp.errors import HexError
-from hex_mcp.models import MetaView, PackageView, ReleasesView, ReleaseView, SearchView
+from hex_mcp.errors import HexError, InvalidInput, NotFound
+from hex_mcp.models import (
+    DiffView,
+    MetaView,
+    OutdatedView,
+    PackageView,
+    ReleasesView,
+    ReleaseView,
+    SearchView,
+)
 from hex_mcp.service import HexService
 
 log = logging.getLogger(__name__)
@@ -44,6 +61,8 @@ Read-only answers about packages on Hex (hex.pm), the Elixir, Erlang and Gleam r
 - Dependencies, Elixir requirement, build tools, checksum, retirement or advisories of one version → hex_release
   (version may be omitted for the latest stable release, or be a requirement)
 - Find packages by topic or name; who depends on X (q="depends:X") → hex_search
+- What changes between two versions (deps, Elixir, retirement, advisories, code-diff link) → hex_diff
+- Which deps of a pasted mix.lock / mix.exs are outdated, retired or vulnerable → hex_outdated
 - Which backend, cache and quota this server uses → hex_meta
 Versions are SemVer; pre-releases are never reported as "latest stable". Every answer ends with its source and age.
 """
@@ -155,6 +174,44 @@ SearchSort = Annotated[
         }
     ),
 ]
+FromVersion = Annotated[
+    str,
+    _param(
+        {
+            "type": "string",
+            "maxLength": validate.VERSION_MAX,
+            "pattern": validate.VERSION_OR_REQUIREMENT_PATTERN,
+            "description": "The version you start from: exact (e.g. '1.7.14') or a requirement such as '~> 1.7' "
+            "(resolved to its highest non-retired match). 'latest' is not accepted here.",
+        }
+    ),
+]
+ToVersion = Annotated[
+    str | None,
+    _param(
+        {
+            "type": ["string", "null"],
+            "maxLength": validate.VERSION_MAX,
+            "pattern": validate.VERSION_OR_REQUIREMENT_PATTERN,
+            "default": None,
+            "description": "The version you move to: exact, a requirement, or 'latest'/omitted for the latest "
+            "stable non-retired release. May be older than from_version (a downgrade).",
+        }
+    ),
+]
+DepsText = Annotated[
+    str,
+    _param(
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": validate.DEPS_MAX,
+            "description": "The text of a mix.lock, the deps list of a mix.exs ({:phoenix, \"~> 1.7\"}, ...), or "
+            "one dependency per line ('jason 1.4.4', 'phoenix ~> 1.7'). git, path and private deps are listed "
+            "as skipped.",
+        }
+    ),
+]
 
 
 @dataclass
@@ -172,6 +229,16 @@ async def _answer(work: Awaitable[M]) -> M:
         return await work
     except HexError as exc:
         raise ToolError(str(exc)) from None
+
+
+async def _read(work: Awaitable[M]) -> M:
+    """Await a service call for a resource read: a missing package or bad URI part is -32602, the rest -32603."""
+    try:
+        return await work
+    except (NotFound, InvalidInput) as exc:
+        raise ResourceNotFoundError(str(exc)) from None
+    except HexError as exc:
+        raise ResourceError(str(exc)) from None
 
 
 class _SharedService:
@@ -297,6 +364,67 @@ def create_server(
         month against the quota, the last rate-limit headers, offline mode and cache TTLs."""
         view = await _answer(service(ctx).meta())
         return _result(view, format.meta(view))
+
+    @tool("Compare two Hex releases")
+    async def hex_diff(
+        name: PackageName, from_version: FromVersion, ctx: Context[AppState], to_version: ToVersion = None
+    ) -> Annotated[CallToolResult, DiffView]:
+        """What changes when moving a package from one version to another: dependencies added, removed or
+        with a new requirement or optional flag, Elixir requirement and build tools, retirement of both ends,
+        security advisories fixed or introduced, how many releases lie between, and the diff.hex.pm code-diff
+        link. Versions may be exact or requirements ("~> 1.7"); to_version defaults to the latest stable."""
+        view = await _answer(service(ctx).diff(name, from_version, to_version))
+        return _result(view, format.diff(view))
+
+    @tool("Check dependencies for updates, retirements and advisories")
+    async def hex_outdated(deps: DepsText, ctx: Context[AppState]) -> Annotated[CallToolResult, OutdatedView]:
+        """Paste a mix.lock, a mix.exs deps list or 'name version' lines: for every Hex dependency, the
+        current version, latest stable, highest release within the declared requirement, update kind
+        (major/minor/patch), whether the current version is retired, and security advisories affecting it with
+        the first fixed release. One table, problems first. git, path and private deps are listed as skipped."""
+        view = await _answer(service(ctx).outdated(deps))
+        return _result(view, format.outdated(view))
+
+    @mcp.resource(
+        "hex://package/{name}",
+        name="hex_package",
+        title="Hex package",
+        description="The hex_package answer for one package, as compact text.",
+        mime_type="text/plain",
+    )
+    async def package_resource(name: str, ctx: Context[AppState]) -> str:
+        view = await _read(service(ctx).package(name))
+        return format.package(view)
+
+    @mcp.resource(
+        "hex://package/{name}/{version}",
+        name="hex_release",
+        title="Hex release",
+        description="The hex_release answer for one version ('latest' or a requirement work too), as text.",
+        mime_type="text/plain",
+    )
+    async def release_resource(name: str, version: str, ctx: Context[AppState]) -> str:
+        view = await _read(service(ctx).release(name, version))
+        return format.release(view)
+
+    @mcp.completion()  # type: ignore[no-untyped-call, untyped-decorator]  # the SDK leaves it untyped
+    async def complete(
+        ref: PromptReference | ResourceTemplateReference,
+        argument: CompletionArgument,
+        context: CompletionContext | None,
+    ) -> Completion | None:
+        """Package names (cache first, then hex.pm's name search) and, given a name, its versions."""
+        live = shared.service
+        if live is None or not isinstance(ref, ResourceTemplateReference) or not ref.uri.startswith("hex://"):
+            return None
+        if argument.name == "name":
+            names, more = await live.complete_package_names(argument.value)
+            return Completion(values=names, total=None if more else len(names), has_more=more)
+        if argument.name == "version":
+            name = (context.arguments or {}).get("name") if context is not None else None
+            versions = await live.complete_versions(name, argument.value) if name else []
+            return Completion(values=versions, total=len(versions), has_more=False)
+        return None
 
     @mcp.custom_route("/healthz", methods=["GET"])
     async def healthz(_request: Request) -> JSONResponse:

@@ -9,11 +9,13 @@ poison the cache. The tool-level methods return the `*View` models the formatter
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
+from urllib.parse import parse_qs, unquote
 
 import anyio
 import httpx2
@@ -22,6 +24,7 @@ from hex_mcp import __version__, validate
 from hex_mcp.backends import BackendMapping, Endpoint, backend_for
 from hex_mcp.cache import CacheEntry, ResponseCache, month_key
 from hex_mcp.config import Settings
+from hex_mcp.deps_input import DepsInputError, DepSpec, parse_deps
 from hex_mcp.errors import (
     BadResponse,
     HexError,
@@ -33,8 +36,15 @@ from hex_mcp.errors import (
     ReleaseNotFound,
 )
 from hex_mcp.models import (
+    OUTDATED_ORDER,
+    Advisory,
+    DepChange,
+    DiffView,
     Freshness,
     MetaView,
+    OutdatedRow,
+    OutdatedStatus,
+    OutdatedView,
     Package,
     PackageView,
     RateLimitInfo,
@@ -43,15 +53,28 @@ from hex_mcp.models import (
     ReleasesView,
     ReleaseView,
     SearchView,
+    SkippedDepView,
 )
 from hex_mcp.upstream import UpstreamClient, utc_iso
-from hex_mcp.versions import Requirement, Version, VersionError, highest_matching, is_requirement
+from hex_mcp.versions import (
+    Requirement,
+    UpdateKind,
+    Version,
+    VersionError,
+    highest_matching,
+    is_requirement,
+    update_kind,
+)
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 DESCRIPTION_LIMIT = 280
 PACKAGE_RECENT_RELEASES = 5
+OUTDATED_CONCURRENCY = 8  # parallel lookups per hex_outdated call: fast, yet far from hex.pm's rate window
+COMPLETION_MAX = 100  # MCP caps completion values at 100
+COMPLETION_SEARCH_LIMIT = 50
+DIFF_URL = "https://diff.hex.pm/diff/{name}/{from_version}..{to_version}"
 
 
 @dataclass(frozen=True)
@@ -287,31 +310,10 @@ class HexService:
 
     async def resolve_version(self, name: str, version: str | None) -> tuple[str, str | None]:
         """Turn `None`/"latest"/a requirement into one concrete version; returns (version, what was asked)."""
-        if version is None or version.strip().lower() in ("", "latest"):
-            pkg = (await self._releases(name)).value
-            chosen = latest_stable(pkg)
-            if chosen is None:
-                raise ReleaseNotFound(name, "latest", [r.version for r in pkg.releases[:3]])
-            return chosen, "latest"
-        text = version.strip()
-        if is_requirement(text):
-            req = parse_requirement(text)
-            pkg = (await self._releases(name)).value
-            retired = {r.version for r in pkg.releases if r.retirement}
-            chosen = highest_matching([r.version for r in pkg.releases], req, allow_pre=False, exclude=retired)
-            if chosen is None:
-                chosen = highest_matching([r.version for r in pkg.releases], req, allow_pre=True, exclude=retired)
-            if chosen is None:
-                raise ReleaseNotFound(name, text, [r.version for r in pkg.releases[:3]])
-            return chosen, text
-        try:
-            Version.parse(text)
-        except VersionError as exc:
-            raise InvalidInput(
-                f"'{text}' is not a version (use MAJOR.MINOR.PATCH like 1.7.14, 'latest', or a requirement "
-                f"like '~> 1.7'): {exc}"
-            ) from None
-        return text, None
+        text = (version or "").strip() or "latest"
+        if text.lower() == "latest" or is_requirement(text):
+            return pick_version((await self._releases(name)).value, name, text)
+        return pick_version(Package(name=name), name, text)  # an exact version needs no release list
 
     async def release(self, name: str, version: str | None = None) -> ReleaseView:
         validate.package_name(name)
@@ -390,6 +392,138 @@ class HexService:
             gateway=gateway,
             gateway_error=gateway_error,
         )
+
+    # -- upgrade assistant -------------------------------------------------------------------------------
+
+    async def diff(self, name: str, from_version: str, to_version: str | None = None) -> DiffView:
+        """What changes between two releases; either end may be a requirement, `to_version` also "latest"."""
+        validate.package_name(name)
+        from_text = validate.version_or_requirement(from_version, "from_version")
+        to_text = validate.version_or_requirement(to_version, "to_version") or "latest"
+        if from_text is None or from_text.lower() == "latest":
+            raise InvalidInput(
+                "from_version must be the version you start from (e.g. 1.7.14) or a requirement such as "
+                "'~> 1.7'; 'latest' is accepted only for to_version."
+            )
+        if from_text == to_text:
+            raise InvalidInput(
+                f"from_version and to_version are both '{from_text}': give two different versions to compare."
+            )
+        # One read of the release list serves resolution, the count in between and (hex.pm) the advisories.
+        listing = await self._releases(name)
+        old, old_requested = pick_version(listing.value, name, from_text)
+        new, new_requested = pick_version(listing.value, name, to_text)
+        if old == new:
+            raise InvalidInput(
+                f"from_version '{from_text}' and to_version '{to_text}' both resolve to {name} {old}: "
+                "nothing to compare. Call hex_releases to see the versions."
+            )
+        old_release = await self._release(name, old)
+        new_release = await self._release(name, new)
+        return build_diff(
+            listing.value,
+            old_release.value,
+            new_release.value,
+            from_requested=old_requested,
+            to_requested=new_requested,
+            freshness=combined_freshness([listing.freshness, old_release.freshness, new_release.freshness]),
+        )
+
+    async def outdated(self, deps: str) -> OutdatedView:
+        """Check every Hex dependency of a pasted mix.lock / mix.exs / `name version` list in one call."""
+        text = validate.deps_text(deps)
+        try:
+            parsed = parse_deps(text)
+        except DepsInputError as exc:
+            raise InvalidInput(f"deps could not be read: {exc}") from None
+        checks: list[_DepCheck] = []
+        limiter = anyio.CapacityLimiter(OUTDATED_CONCURRENCY)
+
+        async def check(spec: DepSpec) -> None:
+            async with limiter:
+                checks.append(await self._check_dep(spec))
+
+        async with anyio.create_task_group() as tg:
+            for spec in parsed.deps:
+                tg.start_soon(check, spec)
+        rows = sort_outdated([c.row for c in checks])
+        fresh = [c.freshness for c in checks if c.freshness is not None]
+        known = [c.retirements_known for c in checks if c.retirements_known is not None]
+        return OutdatedView(
+            input_format=parsed.format,
+            checked=len(rows),
+            counts={s: n for s in OUTDATED_ORDER if (n := sum(1 for r in rows if r.status == s))},
+            rows=rows,
+            skipped=[SkippedDepView(name=s.name, reason=s.reason) for s in parsed.skipped],
+            retirements_known=all(known) if known else self.backend.has_advisories,
+            advisories_known=self.backend.has_advisories,
+            live_lookups=sum(1 for f in fresh if not f.from_cache),
+            cached_lookups=sum(1 for f in fresh if f.from_cache),
+            freshness=combined_freshness(fresh) if fresh else None,
+        )
+
+    async def _check_dep(self, spec: DepSpec) -> _DepCheck:
+        """One dependency, one cached read: hex.pm's package document has releases, retirements and
+        advisories, the gateway's release list has the versions."""
+        try:
+            fetched = await self._releases(spec.name)
+        except PackageNotFound:
+            status: OutdatedStatus = "not_found"
+            note = "not found on Hex"
+        except HexError as exc:  # one failing dependency must not sink the other answers
+            status, note = "error", _first_sentence(str(exc))
+        else:
+            pkg = fetched.value
+            return _DepCheck(outdated_row(spec, pkg), fetched.freshness, pkg.retirements_known)
+        row = OutdatedRow(
+            name=spec.name,
+            app=spec.app,
+            status=status,
+            current=spec.version,
+            requirement=spec.requirement,
+            note=note,
+        )
+        return _DepCheck(row, None, None)
+
+    # -- completions -------------------------------------------------------------------------------------
+
+    def cached_package_names(self) -> list[str]:
+        """Names of the packages the cache holds answers about, from the configured backend."""
+        return sorted({n for key in self.cache.cached_requests() if (n := package_name_from_request(key))})
+
+    async def complete_package_names(self, prefix: str) -> tuple[list[str], bool]:
+        """Package names starting with `prefix`: cached ones first, then hex.pm's `name:prefix*` search."""
+        prefix = prefix.strip().lower()
+        if prefix and not _NAME_PREFIX_RE.fullmatch(prefix):
+            return [], False
+        names = [n for n in self.cached_package_names() if n.startswith(prefix)]
+        more = False
+        if prefix:
+            try:
+                found = await self.search(f"name:{prefix}*", limit=COMPLETION_SEARCH_LIMIT)
+            except HexError as exc:  # suggestions are best effort: offline, quota or outage → cache only
+                log.debug("name completion search failed: %s", exc)
+            else:
+                names += [h.name for h in found.hits if h.name.startswith(prefix)]
+                more = found.has_more
+        unique = list(dict.fromkeys(names))
+        return unique[:COMPLETION_MAX], more or len(unique) > COMPLETION_MAX
+
+    async def complete_versions(self, name: str, prefix: str) -> list[str]:
+        """Versions of `name` (newest first, plus "latest") starting with `prefix`; empty when unknown."""
+        try:
+            pkg = (await self._releases(validate.package_name(name))).value
+        except HexError:
+            return []
+        values = ["latest", *(r.version for r in pkg.releases)]
+        return [v for v in values if v.startswith(prefix.strip())][:COMPLETION_MAX]
+
+
+@dataclass(frozen=True)
+class _DepCheck:
+    row: OutdatedRow
+    freshness: Freshness | None
+    retirements_known: bool | None
 
 
 # -- pure helpers ------------------------------------------------------------------------------------------
@@ -475,3 +609,246 @@ def _first_sentence(message: str) -> str:
 
 def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- upgrade assistant helpers -------------------------------------------------------------------------------
+
+_NAME_RE = re.compile(validate.NAME_PATTERN)
+_NAME_PREFIX_RE = re.compile(r"[a-z][a-z0-9_]*")
+# A pre-release to its final release ("pre") is the smallest step there is: grouped with patches.
+_STEP_STATUS: dict[str, OutdatedStatus] = {
+    "major": "major",
+    "minor": "minor",
+    "patch": "patch",
+    "pre": "patch",
+}
+
+
+def pick_version(pkg: Package, name: str, text: str) -> tuple[str, str | None]:
+    """Resolve "latest", a requirement or an exact version in a release list; returns (version, asked)."""
+    if text.strip().lower() == "latest":
+        chosen = latest_stable(pkg)
+        if chosen is None:
+            raise ReleaseNotFound(name, "latest", [r.version for r in pkg.releases[:3]])
+        return chosen, "latest"
+    if is_requirement(text):
+        req = parse_requirement(text)
+        versions = [r.version for r in pkg.releases]
+        retired = {r.version for r in pkg.releases if r.retirement}
+        # Mix's rule first (no pre-releases unless named); a requirement only pre-releases meet still answers.
+        chosen = highest_matching(versions, req, exclude=retired) or highest_matching(
+            versions, req, allow_pre=True, exclude=retired
+        )
+        if chosen is None:
+            raise ReleaseNotFound(name, text, versions[:3])
+        return chosen, text
+    try:
+        Version.parse(text)
+    except VersionError as exc:
+        raise InvalidInput(
+            f"'{text}' is not a version (use MAJOR.MINOR.PATCH like 1.7.14, 'latest', or a requirement "
+            f"like '~> 1.7'): {exc}"
+        ) from None
+    return text, None
+
+
+def advisory_affects(advisory: Advisory, version: str) -> bool:
+    """Whether `version` falls in one of the advisory's `affected` requirements (pre-releases included)."""
+    parsed = Version.try_parse(version)
+    if parsed is None:
+        return False
+    for text in advisory.affected:
+        try:
+            if Requirement.parse(text).matches(parsed, allow_pre=True):
+                return True
+        except VersionError:
+            log.debug("advisory %s: unparseable affected range %r", advisory.id, text)
+    return False
+
+
+def advisories_affecting(
+    package_advisories: list[Advisory] | None, release_advisories: list[Advisory] | None, version: str
+) -> list[Advisory] | None:
+    """The release's own advisories plus the package's whose ranges cover `version`; None: not exposed."""
+    if package_advisories is None and release_advisories is None:
+        return None
+    found = {a.id: a for a in release_advisories or []}
+    for advisory in package_advisories or []:
+        if advisory.id not in found and advisory_affects(advisory, version):
+            found[advisory.id] = advisory
+    return list(found.values())
+
+
+def combined_freshness(items: list[Freshness]) -> Freshness:
+    """One stamp for an answer built from several reads: the oldest age, and any stale reason."""
+    oldest = max(items, key=lambda f: f.age_seconds)
+    return Freshness(
+        source=oldest.source,
+        fetched_at=oldest.fetched_at,
+        age_seconds=oldest.age_seconds,
+        from_cache=any(f.from_cache for f in items),
+        stale_reason=next((f.stale_reason for f in items if f.stale_reason), None),
+    )
+
+
+def build_diff(
+    pkg: Package,
+    old: Release,
+    new: Release,
+    *,
+    from_requested: str | None,
+    to_requested: str | None,
+    freshness: Freshness,
+) -> DiffView:
+    """Compare two releases of one package; `pkg` is the release list (and, on hex.pm, the advisories)."""
+    name = old.package
+    old_v, new_v = Version.parse(old.version), Version.parse(new.version)
+    downgrade = new_v < old_v
+    low, high = (new_v, old_v) if downgrade else (old_v, new_v)
+    between: int | None = None
+    pre_between: int | None = None
+    retired_between: int | None = None
+    if pkg.releases_complete:
+        inside = [
+            (parsed, r)
+            for r in pkg.releases
+            if (parsed := Version.try_parse(r.version)) is not None and low < parsed < high
+        ]
+        between = len(inside)
+        pre_between = sum(1 for parsed, _ in inside if parsed.is_prerelease)
+        retired_between = sum(1 for _, r in inside if r.retirement) if pkg.retirements_known else None
+
+    old_deps = {d.name: d for d in old.dependencies}
+    new_deps = {d.name: d for d in new.dependencies}
+    changed = [
+        DepChange(
+            name=n,
+            from_requirement=old_deps[n].requirement,
+            to_requirement=new_deps[n].requirement,
+            from_optional=old_deps[n].optional,
+            to_optional=new_deps[n].optional,
+        )
+        for n in sorted(old_deps.keys() & new_deps.keys())
+        if (old_deps[n].requirement, old_deps[n].optional) != (new_deps[n].requirement, new_deps[n].optional)
+    ]
+
+    old_adv = advisories_affecting(pkg.advisories, old.advisories, old.version)
+    new_adv = advisories_affecting(pkg.advisories, new.advisories, new.version)
+    old_ids = {a.id for a in old_adv or []}
+    new_ids = {a.id for a in new_adv or []}
+    return DiffView(
+        name=name,
+        from_version=old.version,
+        to_version=new.version,
+        from_requested=from_requested,
+        to_requested=to_requested,
+        direction="downgrade" if downgrade else "upgrade",
+        update_kind=update_kind(str(low), str(high)),
+        from_published=old.published,
+        to_published=new.published,
+        latest_stable_version=latest_stable(pkg),
+        releases_between=between,
+        prereleases_between=pre_between,
+        retired_between=retired_between,
+        deps_added=[new_deps[n] for n in sorted(new_deps.keys() - old_deps.keys())],
+        deps_removed=[old_deps[n] for n in sorted(old_deps.keys() - new_deps.keys())],
+        deps_changed=changed,
+        deps_unchanged=len(old_deps.keys() & new_deps.keys()) - len(changed),
+        elixir_from=old.elixir_requirement,
+        elixir_to=new.elixir_requirement,
+        build_tools_from=old.build_tools,
+        build_tools_to=new.build_tools,
+        retirements_known=old.retirement_known and new.retirement_known,
+        from_retirement=old.retirement,
+        to_retirement=new.retirement,
+        advisories_known=old_adv is not None and new_adv is not None,
+        advisories_fixed=[a for a in old_adv or [] if a.id not in new_ids],
+        advisories_introduced=[a for a in new_adv or [] if a.id not in old_ids],
+        advisories_unfixed=[a for a in old_adv or [] if a.id in new_ids],
+        diff_url=DIFF_URL.format(name=name, from_version=old.version, to_version=new.version),
+        freshness=freshness,
+    )
+
+
+def first_safe_release(pkg: Package, version: str) -> str | None:
+    """The lowest stable, non-retired release above `version` that no known advisory affects."""
+    base = Version.try_parse(version)
+    if base is None:
+        return None
+    candidates = sorted(
+        (parsed, r.version)
+        for r in pkg.releases
+        if r.retirement is None
+        and (parsed := Version.try_parse(r.version)) is not None
+        and not parsed.is_prerelease
+        and parsed > base
+    )
+    for _, text in candidates:
+        if not any(advisory_affects(a, text) for a in pkg.advisories or []):
+            return text
+    return None
+
+
+def outdated_row(spec: DepSpec, pkg: Package) -> OutdatedRow:
+    """Everything `hex_outdated` says about one dependency, from its release list alone."""
+    versions = [r.version for r in pkg.releases]
+    retired = {r.version: r.retirement for r in pkg.releases if r.retirement is not None}
+    latest = latest_stable(pkg)
+    highest = None
+    if spec.requirement is not None:
+        highest = highest_matching(versions, parse_requirement(spec.requirement), exclude=retired)
+    checked = spec.version or highest
+    note = None
+    advisories: list[Advisory] | None = None
+    step: UpdateKind = ""
+    if checked is None:
+        status: OutdatedStatus = "unresolved"
+        note = f"no release matches {spec.requirement}" if spec.requirement else "no version given"
+    else:
+        if pkg.advisories is not None:
+            advisories = [a for a in pkg.advisories if advisory_affects(a, checked)]
+        try:
+            step = update_kind(checked, latest) if latest else ""
+        except VersionError:
+            step = ""
+        if spec.version is not None and pkg.releases_complete and spec.version not in versions:
+            note = f"{spec.version} is not a published release"
+        if advisories:
+            status = "vulnerable"
+        elif checked in retired:
+            status = "retired"
+        else:
+            status = _STEP_STATUS.get(step, "current")
+    return OutdatedRow(
+        name=spec.name,
+        app=spec.app,
+        status=status,
+        current=spec.version,
+        requirement=spec.requirement,
+        checked=checked,
+        latest_stable=latest,
+        highest_in_requirement=highest,
+        update=step,
+        retirement=retired.get(checked) if checked else None,
+        advisories=advisories,
+        fixed_in=first_safe_release(pkg, checked) if advisories and checked else None,
+        note=note,
+    )
+
+
+def sort_outdated(rows: list[OutdatedRow]) -> list[OutdatedRow]:
+    """Problems first (the order of `OUTDATED_ORDER`), then by name."""
+    rank = {status: i for i, status in enumerate(OUTDATED_ORDER)}
+    return sorted(rows, key=lambda r: (rank[r.status], r.name))
+
+
+def package_name_from_request(request: str) -> str | None:
+    """The package a cached `path?query` is about (either backend's shape), or None for searches and meta."""
+    path, _, query = request.partition("?")
+    if path.startswith("/packages/"):
+        candidate = unquote(path[len("/packages/") :].split("/", 1)[0])
+    elif path in ("/v1/package", "/v1/releases", "/v1/release"):
+        candidate = (parse_qs(query).get("name") or [""])[0]
+    else:
+        return None
+    return candidate if _NAME_RE.fullmatch(candidate) else None

@@ -26,6 +26,7 @@ RELEASES_LIMIT_MAX = 500
 SEARCH_LIMIT_MAX = 100
 SEARCH_PAGE_MAX = 1000
 SORTS = ("recent_downloads", "total_downloads", "name", "inserted_at", "updated_at")
+DEPS_MAX = 200_000  # a 200-dependency mix.lock is about 60,000 characters
 
 _NAME_RE = re.compile(NAME_PATTERN)
 _VERSION_RE = re.compile(VERSION_PATTERN)
@@ -101,4 +102,17 @@ def search_query(value: str) -> str:
 def sort(value: str | None) -> str | None:
     if value is not None and value not in SORTS:
         raise InvalidInput(f"sort={_shown(value)} is not one of: {', '.join(SORTS)}.")
+    return value
+
+
+def deps_text(value: str) -> str:
+    if not value.strip():
+        raise InvalidInput(
+            "deps is empty: paste a mix.lock, the deps list of a mix.exs, or lines such as 'jason 1.4.4'."
+        )
+    if len(value) > DEPS_MAX:
+        raise InvalidInput(
+            f"deps is {len(value)} characters long; the limit is {DEPS_MAX} (a 200-dependency mix.lock is "
+            "about 60,000). Paste only the mix.lock or the deps list."
+        )
     return value

@@ -361,9 +361,7 @@ class Requirement:
         """
         if isinstance(version, str):
             version = Version.parse(version)
-        return any(
-            all(clause.matches(version, allow_pre) for clause in group) for group in self.alternatives
-        )
+        return any(all(clause.matches(version, allow_pre) for clause in group) for group in self.alternatives)
 
     def __str__(self) -> str:
         return self.text

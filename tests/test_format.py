@@ -46,8 +46,8 @@ def test_humanize(n: int | None, text: str) -> None:
 @pytest.mark.parametrize(
     ("freshness", "line"),
     [
-        (LIVE, "source: hex.pm · live (fetched 2026-11-25T10:00:00Z)"),
-        (CACHED, "source: Hex API gateway · cached 5m ago (fetched 2026-11-25T09:55:00Z)"),
+        (LIVE, "source: hex.pm · live"),
+        (CACHED, "source: Hex API gateway · cached 5m ago"),
         (STALE, "source: hex.pm · STALE cache, 2d old — live call failed: hex.pm failed on its side (HTTP 503)"),
     ],
 )
@@ -93,18 +93,17 @@ def test_package_text() -> None:
     assert format.package(_package_view()) == (
         "tiny_slug — Tiny URL slug generator.\n"
         "latest stable: 0.2.1 (2023-09-05) · newer pre-release: 0.3.0-rc.1 (not stable)\n"
-        "releases: 4, 1 retired · newest: 0.3.0-rc.1 (2024-11-18, pre), 0.2.1 (2023-09-05), "
+        "releases: 4, 1 retired · newest: 0.3.0-rc.1 (2024-11-18), 0.2.1 (2023-09-05), "
         "0.2.0 (2023-06-11, RETIRED (release invalid: unicode handling bug, use 0.2.1))\n"
         '+1 more — call hex_releases with name="tiny_slug"\n'
         "downloads: 412 all · 57 last 90d\n"
         "licenses: MIT\n"
         "owners: jdoe\n"
         "links: GitHub https://github.com/example/tiny_slug\n"
-        "docs https://tiny-slug.hexdocs.pm/ · hex https://hex.pm/packages/tiny_slug\n"
-        'mix.exs {:tiny_slug, "~> 0.2.1"} · rebar.config {tiny_slug, "0.2.1"}\n'
+        'docs https://tiny-slug.hexdocs.pm/ · mix.exs {:tiny_slug, "~> 0.2.1"}\n'
         "advisories: none\n"
         "created 2023-03-02 · updated 2024-11-18\n"
-        "source: hex.pm · live (fetched 2026-11-25T10:00:00Z)"
+        "source: hex.pm · live"
     )
 
 
@@ -123,7 +122,7 @@ def test_package_text_from_gateway_says_what_it_cannot_know() -> None:
         "licenses: MIT\n"
         "retirements: not available via the gateway\n"
         "advisories: not available via the gateway\n"
-        "source: Hex API gateway · cached 5m ago (fetched 2026-11-25T09:55:00Z)"
+        "source: Hex API gateway · cached 5m ago"
     )
 
 
@@ -160,11 +159,11 @@ def _releases_view(**overrides: object) -> ReleasesView:
 def test_releases_text_groups_by_year_and_bounds_the_list() -> None:
     assert format.releases(_releases_view()) == (
         "tiny_slug: 4 releases · latest stable: 0.2.1 · newer pre-release: 0.3.0-rc.1 (not stable)\n"
-        "newest 2 (MM-DD under each year):\n"
-        "2024: 0.3.0-rc.1 (11-18, pre)\n"
-        "2023: 0.2.1 (09-05)\n"
+        "newest 2, by year:\n"
+        "2024: 0.3.0-rc.1 Nov 18\n"
+        "2023: 0.2.1 Sep 5\n"
         '+2 more — call hex_releases with name="tiny_slug", limit=4\n'
-        "source: hex.pm · live (fetched 2026-11-25T10:00:00Z)"
+        "source: hex.pm · live"
     )
 
 
@@ -178,17 +177,17 @@ def test_releases_text_with_requirement() -> None:
     )
     assert format.releases(view) == (
         "tiny_slug: 4 releases · 2 match ~> 0.2.0 · highest non-retired match: 0.2.1 · latest stable: 0.2.1\n"
-        "all (MM-DD under each year):\n"
-        "2023: 0.2.1 (09-05), 0.2.0 (06-11, RETIRED (release invalid))\n"
-        "source: hex.pm · live (fetched 2026-11-25T10:00:00Z)"
+        "all, by year:\n"
+        "2023: 0.2.1 Sep 5, 0.2.0 Jun 11 RETIRED (release invalid)\n"
+        "source: hex.pm · live"
     )
 
 
 def test_releases_text_from_gateway() -> None:
     view = _releases_view(retirements_known=False, total=2, freshness=CACHED, latest_prerelease=None)
     assert format.releases(view).splitlines()[-2:] == [
-        "retirements: not available via the gateway (check with hex_release per version on hex.pm)",
-        "source: Hex API gateway · cached 5m ago (fetched 2026-11-25T09:55:00Z)",
+        "retirements: not available via the gateway",
+        "source: Hex API gateway · cached 5m ago",
     ]
 
 
@@ -228,7 +227,7 @@ def test_release_text() -> None:
         "checksum (sha256): c7859bc56cc5dfef19ecfc240775dae358cbaa530231118a9e014df392ace61a\n"
         'mix.exs {:phoenix, "~> 1.7"} · publisher chrismccord\n'
         "docs https://phoenix.hexdocs.pm/1.7.14/ · hex https://hex.pm/packages/phoenix/1.7.14\n"
-        "source: hex.pm · live (fetched 2026-11-25T10:00:00Z)"
+        "source: hex.pm · live"
     )
 
 
@@ -299,7 +298,7 @@ def test_search_text() -> None:
         "tiny_slug 0.2.1 (pre 0.3.0-rc.1) RETIRED — 412 dl (57 90d) · upd 2024-11-18 — Tiny URL slug generator. "
         "Tiny URL slug generator. Tiny URL slug generator. Tiny URL slug …\n"
         'more results may exist — call hex_search with q="json", page=2\n'
-        "source: hex.pm · live (fetched 2026-11-25T10:00:00Z)"
+        "source: hex.pm · live"
     )
 
 
@@ -310,7 +309,7 @@ def test_search_text_gateway_and_empty() -> None:
         'search "json" · page 1 · 0 hits · gateway order (unsorted)\n'
         "note: the gateway cannot sort; sort=name was ignored\n"
         "no packages matched. Try fewer or other words, name:prefix*, or check the spelling.\n"
-        "source: Hex API gateway · cached 5m ago (fetched 2026-11-25T09:55:00Z)"
+        "source: Hex API gateway · cached 5m ago"
     )
 
 
@@ -331,3 +330,23 @@ def test_meta_text() -> None:
         "TTLs (s): package 900 · releases 900 · release 86400 · search 3600 · meta 86400\n"
         "gateway endpoints: /v1/package, /v1/meta"
     )
+
+
+def test_releases_collapse_runs_of_prereleases() -> None:
+    refs = [
+        ReleaseRef(version="1.8.0", published="2025-08-05"),
+        ReleaseRef(version="1.8.0-rc.2", published="2025-07-22"),
+        ReleaseRef(version="1.8.0-rc.1", published="2025-06-24", retirement=Retirement(reason="deprecated")),
+        ReleaseRef(version="1.8.0-rc.0", published="2025-04-02"),
+        ReleaseRef(version="1.7.0-rc.1", published="2025-02-03"),
+        ReleaseRef(version="1.7.0-rc.0", published="2024-12-31"),
+        ReleaseRef(version="1.6.0-rc.1", published="2024-10-01"),
+        ReleaseRef(version="1.6.0-rc.0", published="2024-09-01"),
+    ]
+    view = _releases_view(total=8, shown=8, releases=refs, latest_prerelease=None, latest_stable_version="1.8.0")
+    assert format.releases(view).splitlines()[1:4] == [
+        "all, by year:",
+        "2025: 1.8.0 Aug 5, 1.8.0-rc.2 Jul 22, 1.8.0-rc.1 Jun 24 RETIRED (deprecated), 1.8.0-rc.0 Apr 2, "
+        "1.7.0-rc.1 Feb 3",
+        "2024: 1.7.0-rc.0 Dec 31, 1.6.0-rc.0…rc.1 Sep 1…Oct 1",
+    ]

@@ -1,0 +1,312 @@
+"""`hex-mcp doctor`: one line per check of what the server needs, each with what to do when it is not right.
+
+The checks run in a fixed order: Python, package versions, backend and base URL, API key, upstream
+reachability and latency (one real GET through `UpstreamClient`, the same client the server uses), the
+rate-limit window it reports, cache directory, cache contents, offline mode. Key values are never printed,
+only whether they are set. Exit status is 1 when any check fails, so scripts and CI can gate on it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
+
+import anyio
+
+from hex_mcp import __version__
+from hex_mcp.backends import backend_for
+from hex_mcp.cache import ResponseCache
+from hex_mcp.config import DEFAULT_BASE_URLS, Settings
+from hex_mcp.errors import AuthError, HexError, NotFound
+from hex_mcp.upstream import UpstreamClient, clock_time
+
+Status = Literal["ok", "warn", "fail"]
+MIN_PYTHON = (3, 11)
+# The distribution behind `hex_mcp`, then what it imports at runtime (pyproject's dependencies).
+PACKAGES = (("hex-mcp", "mcp-server-hexpm"), ("mcp", "mcp"), ("httpx2", "httpx2"), ("pydantic", "pydantic"),
+            ("diskcache", "diskcache"))
+# A small, long-lived package: cheap for hex.pm to serve, and always there.
+PROBE_PACKAGE = "jason"
+# A diagnosis should report the first failure quickly rather than wait out the server's full deadline.
+PROBE_TIMEOUT = 10.0
+# A sentence ends at ". " before a capital letter, but not after an abbreviation such as "e.g.".
+_SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)\.\s+(?=[A-Z`])")
+KEY_URLS = {"oanor": "https://www.oanor.com/developer/keys", "hexpm": "https://hex.pm/dashboard/keys"}
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: Status
+    detail: str
+    fix: str | None = None
+
+    def render(self, width: int = 10) -> str:
+        line = f"{self.status:<4} {self.name:<{width}}  {self.detail}"
+        return f"{line}\n     {'':<{width}}  → {self.fix}" if self.fix else line
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What the one upstream GET told us."""
+
+    check: Check
+    rate: Check
+
+
+def render(checks: Sequence[Check]) -> str:
+    width = max((len(c.name) for c in checks), default=0)
+    counts = {status: sum(1 for c in checks if c.status == status) for status in ("ok", "warn", "fail")}
+    summary = f"{counts['ok']} ok, {counts['warn']} warn, {counts['fail']} fail"
+    return "\n".join([*(c.render(width) for c in checks), summary])
+
+
+def redact_url(url: str) -> str:
+    """A base URL with any `user:password@` part masked: it is printed, so it must not carry a credential."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def human_bytes(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    value = size / 1024
+    for unit in ("KB", "MB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GB"
+
+
+# -- the checks that need no network ---------------------------------------------------------------------
+
+
+def check_python(version: tuple[int, int, int] | None = None) -> Check:
+    major, minor, micro = version or sys.version_info[:3]
+    text = f"{major}.{minor}.{micro} ({sys.executable})"
+    if (major, minor) >= MIN_PYTHON:
+        return Check("python", "ok", text)
+    return Check("python", "fail", text, f"hex-mcp needs Python {MIN_PYTHON[0]}.{MIN_PYTHON[1]} or newer; "
+                 "install it, e.g. with `uvx --python 3.12 mcp-server-hexpm`")
+
+
+def check_packages() -> Check:
+    found: list[str] = []
+    missing: list[str] = []
+    for label, dist in PACKAGES:
+        try:
+            found.append(f"{label} {importlib.metadata.version(dist)}")
+        except importlib.metadata.PackageNotFoundError:
+            if dist == "mcp-server-hexpm":
+                found.append(f"{label} {__version__} (not installed as a package)")
+            else:
+                missing.append(label)
+    if missing:
+        return Check("packages", "fail", ", ".join(found) + f"; missing: {', '.join(missing)}",
+                     "reinstall: `pip install --force-reinstall mcp-server-hexpm`")
+    return Check("packages", "ok", ", ".join(found))
+
+
+def check_backend(settings: Settings) -> Check:
+    url = redact_url(settings.base_url)
+    detail = f"{settings.backend} ({settings.backend_label}) at {url}"
+    if settings.base_url != DEFAULT_BASE_URLS[settings.backend]:
+        detail += " (custom base URL: HEX_MCP_BASE_URL or --base-url)"
+    parts = urlsplit(settings.base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return Check("backend", "fail", detail, "set HEX_MCP_BASE_URL to an http(s) URL, or unset it to use "
+                     f"{DEFAULT_BASE_URLS[settings.backend]}")
+    loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    if parts.scheme == "http" and settings.api_key is not None and not loopback:
+        return Check("backend", "warn", detail, "the API key would travel unencrypted: use an https base URL")
+    return Check("backend", "ok", detail)
+
+
+def check_key(settings: Settings) -> Check:
+    if settings.backend == "oanor":
+        if settings.oanor_api_key is None:
+            return Check("api key", "fail", "OANOR_API_KEY is not set; the Hex API gateway requires it",
+                         f"set OANOR_API_KEY (get one at {KEY_URLS['oanor']}), or use --backend hexpm, "
+                         "which needs no key")
+        return Check("api key", "ok", "OANOR_API_KEY is set (value hidden)")
+    if settings.hex_api_key is None:
+        detail = "HEX_API_KEY is not set: fine, public reads need no key (100 requests/minute per IP)"
+    else:
+        detail = "HEX_API_KEY is set (value hidden)"
+    if settings.oanor_api_key is not None:
+        return Check("api key", "warn", detail + "; OANOR_API_KEY is set but unused with the hexpm backend",
+                     "unset HEX_MCP_BACKEND (or pass --backend oanor) to use the gateway, or unset the key")
+    return Check("api key", "ok", detail)
+
+
+def check_cache_dir(settings: Settings) -> Check:
+    if not settings.cache_enabled:
+        if settings.offline:
+            return Check("cache dir", "fail", "disabled (--no-cache / HEX_MCP_NO_CACHE) while offline "
+                         "mode is on: nothing can answer", "drop --no-cache, or turn offline mode off")
+        return Check("cache dir", "warn", "disabled (--no-cache / HEX_MCP_NO_CACHE): every call goes "
+                     "upstream", "unset HEX_MCP_NO_CACHE for faster, quota-friendly answers")
+    directory = settings.cache_dir
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".hex-mcp-doctor-", delete=True) as probe:
+            probe.write(b"ok")
+            probe.flush()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        return Check("cache dir", "fail", f"{directory} is not writable ({reason})",
+                     "set HEX_MCP_CACHE_DIR (or --cache-dir) to a writable directory; without one the server "
+                     "runs uncached")
+    return Check("cache dir", "ok", f"{directory} is writable")
+
+
+def check_cache(settings: Settings, cache: ResponseCache) -> Check:
+    quota = settings.monthly_quota
+    calls = cache.calls_this_month(settings.backend)
+    budget = f"{calls} upstream calls this month ({settings.backend})" + (
+        f" of a {quota} quota" if quota is not None else ""
+    )
+    if not cache.enabled:
+        return Check("cache", "warn", f"not in use; {budget}")
+    stats = cache.stats()
+    entries, size = stats["entries"], stats["size_bytes"]
+    if entries is None or size is None:
+        return Check("cache", "warn", f"could not be read; {budget}",
+                     "clear it with `hex-mcp cache clear`, or point HEX_MCP_CACHE_DIR elsewhere")
+    detail = f"{entries} {'entry' if entries == 1 else 'entries'}, {human_bytes(size)}; {budget}"
+    if quota is not None and calls >= quota:
+        return Check("cache", "warn", detail, "the monthly quota is spent: answers come from the cache until "
+                     "next month; raise HEX_MCP_MONTHLY_QUOTA to allow more calls")
+    return Check("cache", "ok", detail)
+
+
+def check_offline(settings: Settings, cache: ResponseCache) -> Check:
+    if not settings.offline:
+        return Check("offline", "ok", "off: answers come from upstream and are cached")
+    entries = cache.stats()["entries"] if cache.enabled else None
+    if not entries:
+        return Check("offline", "fail", "on, and the cache is empty: every question will fail",
+                     "while online, run `hex-mcp cache warm NAME...` or `hex-mcp cache import FILE`, "
+                     "or unset HEX_MCP_OFFLINE")
+    return Check("offline", "ok", f"on: answers come only from the cache ({entries} cached), whatever age")
+
+
+# -- the upstream probe ----------------------------------------------------------------------------------
+
+
+async def probe_upstream(settings: Settings, cache: ResponseCache | None = None) -> Probe:
+    """One GET to a cheap endpoint; reports reachability, latency and the rate-limit headers seen."""
+    if settings.offline:
+        skipped = "offline: skipped"
+        return Probe(Check("upstream", "ok", skipped), Check("rate limit", "ok", skipped))
+    quota = settings.monthly_quota
+    if cache is not None and quota is not None and cache.calls_this_month(settings.backend) >= quota:
+        spent = f"skipped: the monthly quota of {quota} calls (HEX_MCP_MONTHLY_QUOTA) is spent"
+        return Probe(Check("upstream", "warn", spent, "raise HEX_MCP_MONTHLY_QUOTA, or wait for next month"),
+                     Check("rate limit", "ok", "skipped (no call made)"))
+    mapping = backend_for(settings.backend)
+    endpoint = mapping.meta_endpoint() or mapping.package_endpoint(PROBE_PACKAGE)
+    quick = dataclasses.replace(settings, retries=0, timeout=min(settings.timeout, PROBE_TIMEOUT))
+    on_attempt = (lambda: cache.count_call(settings.backend)) if cache is not None else None
+    client = UpstreamClient(quick, on_attempt=on_attempt)
+    request = f"GET {endpoint.path}" + (f"?{'&'.join(f'{k}={v}' for k, v in endpoint.params)}"
+                                        if endpoint.params else "")
+    started = time.perf_counter()
+    try:
+        await client.get(endpoint.path, endpoint.params_dict)
+    except NotFound as exc:
+        elapsed = round((time.perf_counter() - started) * 1000)
+        check = Check("upstream", "warn", f"{settings.backend_label} answered {request} in {elapsed} ms, "
+                      f"but: {exc}", "check HEX_MCP_BASE_URL: it ends in /api (hex.pm) or /hex-api (gateway)")
+    except AuthError as exc:
+        what, _advice = split_advice(str(exc))
+        check = Check("upstream", "fail", f"{request}: {what}", _key_fix(settings))
+    except HexError as exc:
+        # Upstream messages read "what happened. What to do."; the second half becomes the fix line.
+        what, advice = split_advice(str(exc))
+        check = Check("upstream", "fail", f"{request}: {what}", advice or "check the network, proxy "
+                      "settings and HEX_MCP_BASE_URL; `hex-mcp --offline` answers from the cache meanwhile")
+    else:
+        elapsed = round((time.perf_counter() - started) * 1000)
+        status: Status = "ok" if elapsed < 3000 else "warn"
+        check = Check("upstream", status, f"{settings.backend_label} answered {request} in {elapsed} ms",
+                      None if status == "ok" else "slow: raise HEX_MCP_TIMEOUT if calls time out")
+    finally:
+        await client.aclose()
+    return Probe(check, rate_check(settings, client, answered=check.status != "fail"))
+
+
+def split_advice(message: str) -> tuple[str, str | None]:
+    """"X failed (HTTP 401). Set Y." → ("X failed (HTTP 401).", "Set Y.")"""
+    end = _SENTENCE_END.search(message)
+    if end is None:
+        return message, None
+    return message[: end.start() + 1], message[end.end() :].strip() or None
+
+
+def _key_fix(settings: Settings) -> str:
+    if settings.backend == "oanor":
+        return f"set OANOR_API_KEY to a valid key ({KEY_URLS['oanor']}), or use --backend hexpm"
+    return "fix or unset HEX_API_KEY: public reads need no key"
+
+
+def rate_check(settings: Settings, client: UpstreamClient, *, answered: bool) -> Check:
+    rate = client.rate
+    if rate.seen_at is None:
+        if not answered:
+            return Check("rate limit", "warn", "unknown (no answer from upstream)")
+        if settings.backend == "oanor":
+            return Check("rate limit", "ok", "the gateway sends no rate-limit headers; it meters a monthly "
+                         "quota (set HEX_MCP_MONTHLY_QUOTA to budget it locally)")
+        return Check("rate limit", "ok", "no x-ratelimit headers in the answer")
+    reset = f", window resets {clock_time(rate.reset)}" if rate.reset is not None else ""
+    remaining = "?" if rate.remaining is None else rate.remaining
+    detail = f"{remaining} of {rate.limit or '?'} requests left{reset}"
+    if rate.remaining == 0:
+        fix = "wait for the window to reset"
+        if settings.backend == "hexpm" and settings.hex_api_key is None:
+            fix += "; a HEX_API_KEY raises the hex.pm limit to 500/minute"
+        return Check("rate limit", "warn", detail, fix)
+    return Check("rate limit", "ok", detail)
+
+
+# -- the command -----------------------------------------------------------------------------------------
+
+
+async def diagnose(settings: Settings) -> list[Check]:
+    """Every check, in display order."""
+    python, packages = check_python(), check_packages()
+    backend, key = check_backend(settings), check_key(settings)
+    cache_dir = check_cache_dir(settings)
+    # An unwritable directory is already reported above; opening it anyway would only log the same failure.
+    usable = cache_dir.status != "fail"
+    cache = ResponseCache(settings if usable else dataclasses.replace(settings, cache_enabled=False))
+    try:
+        if backend.status == "fail":
+            probe = Probe(Check("upstream", "fail", "skipped: the base URL is unusable"),
+                          Check("rate limit", "warn", "unknown (no call made)"))
+        else:
+            probe = await probe_upstream(settings, cache)
+        contents = check_cache(settings, cache)
+        offline = check_offline(settings, cache)
+    finally:
+        cache.close()
+    return [python, packages, backend, key, probe.check, probe.rate, cache_dir, contents, offline]
+
+
+def run_doctor(settings: Settings) -> int:
+    checks = anyio.run(diagnose, settings)
+    sys.stdout.write(f"hex-mcp {__version__} doctor\n{render(checks)}\n")
+    return 1 if any(c.status == "fail" for c in checks) else 0
