@@ -225,8 +225,9 @@ class UpstreamClient:
                 "A bigger plan raises both.",
                 retry_at,
             )
+        # hex.pm's own message only repeats the limit and names the caller's IP: leave it out.
         return RateLimited(
-            f"hex.pm rate limit reached (HTTP 429; 100 requests/minute per IP without a key){said}; {when}. "
+            f"hex.pm rate limit reached (HTTP 429; 100 requests/minute per IP without a key); {when}. "
             "Setting HEX_API_KEY raises the limit to 500/minute.",
             retry_at,
         )
