@@ -31,7 +31,7 @@ from mcp.types import (
     TextContent,
     ToolAnnotations,
 )
-from pydantic import BaseModel, Field, WithJsonSchema
+from pydantic import AnyHttpUrl, BaseModel, Field, WithJsonSchema
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -287,7 +287,7 @@ def create_server(
         auth_kwargs = {
             "token_verifier": StaticTokenVerifier(settings.auth_token.reveal()),
             "auth": AuthSettings(
-                issuer_url="https://hex-mcp.invalid", resource_server_url=None, required_scopes=["read"]
+                issuer_url=AnyHttpUrl("https://hex-mcp.invalid"), resource_server_url=None, required_scopes=["read"]
             ),
         }
     mcp: MCPServer[AppState] = MCPServer(
@@ -426,7 +426,7 @@ def create_server(
             return Completion(values=versions, total=len(versions), has_more=False)
         return None
 
-    @mcp.custom_route("/healthz", methods=["GET"])
+    @mcp.custom_route("/healthz", methods=["GET"])  # type: ignore[untyped-decorator]  # the SDK leaves it untyped
     async def healthz(_request: Request) -> JSONResponse:
         return JSONResponse({"ok": True, "name": "hex-mcp", "version": __version__})
 
