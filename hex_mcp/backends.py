@@ -7,6 +7,7 @@ have the expected shape raises `BadResponse` here, never a `KeyError` deeper dow
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -80,21 +81,30 @@ def _guard(what: str, fn: Callable[[], T]) -> T:
     try:
         return fn()
     except (KeyError, TypeError, AttributeError, ValueError, ValidationError) as exc:
-        raise BadResponse(f"The upstream {what} answer did not have the expected shape ({type(exc).__name__}).") from None
+        raise BadResponse(
+            f"The upstream {what} answer did not have the expected shape ({type(exc).__name__}). Try again "
+            "later; if it persists, the upstream API may have changed: upgrade hex-mcp."
+        ) from None
+
+
+@functools.lru_cache(maxsize=16_384)
+def _version(text: str) -> Version:
+    """`Version.parse`, memoized: versions are immutable and every cache hit re-reads the same strings."""
+    return Version.parse(text)
 
 
 def _sorted_refs(refs: list[ReleaseRef]) -> list[ReleaseRef]:
     """Newest first by SemVer precedence; unparseable versions sink to the end in upstream order."""
-    def key(ref: ReleaseRef) -> tuple[int, Version | None]:
+    # Each version is parsed once: this runs on every cache hit, and phoenix alone lists ~170 releases.
+    parsed: list[tuple[Version, ReleaseRef]] = []
+    rest: list[ReleaseRef] = []
+    for ref in refs:
         try:
-            return (1, Version.parse(ref.version))
+            parsed.append((_version(ref.version), ref))
         except VersionError:
-            return (0, None)
-
-    parsed = [r for r in refs if key(r)[0]]
-    rest = [r for r in refs if not key(r)[0]]
-    parsed.sort(key=lambda r: Version.parse(r.version), reverse=True)
-    return parsed + rest
+            rest.append(ref)
+    parsed.sort(key=lambda pair: pair[0], reverse=True)
+    return [ref for _, ref in parsed] + rest
 
 
 def _str_or_none(value: Any) -> str | None:

@@ -406,7 +406,7 @@ def _retired_at(version: str, retirement: Retirement | None) -> str:
 
 def diff(view: DiffView) -> str:
     step = STEP_LABELS.get(view.update_kind, view.update_kind)
-    ends = " → ".join(v + (" (pre-release)" if "-" in v else "") for v in (view.from_version, view.to_version))
+    ends = " → ".join(f"{v} (pre-release)" if "-" in v else v for v in (view.from_version, view.to_version))
     if view.direction == "downgrade":
         head = f"{view.name} {ends} · DOWNGRADE ({step} step back)"
     else:
@@ -523,11 +523,11 @@ def _outdated_row(r: OutdatedRow) -> str:
 
 def outdated(view: OutdatedView) -> str:
     counts = view.counts
-    shown = [s for s in OUTDATED_ORDER if counts.get(s) or s in ("major", "minor", "patch", "current")]
-    if not view.advisories_known:
-        shown = [s for s in shown if s not in ("vulnerable", "retired")]
-    else:
-        shown = [s for s in ("vulnerable", "retired") if s not in shown] + shown
+    # Zero counts of the main groups are news too ("0 vulnerable"), except where the backend cannot tell.
+    always = {"major", "minor", "patch", "current"}
+    if view.advisories_known:
+        always |= {"vulnerable", "retired"}
+    shown = [s for s in OUTDATED_ORDER if counts.get(s) or s in always]
     labels = {"not_found": "not found", "error": "failed"}
     summary = ", ".join(f"{counts.get(s, 0)} {labels.get(s, s)}" for s in shown)
     head = f"{view.input_format} · {view.checked} deps checked: {summary}"
@@ -564,7 +564,7 @@ def outdated(view: OutdatedView) -> str:
         lines.append(f"retirements and advisories: {NOT_VIA_GATEWAY}")
     lookups = f"lookups: {view.live_lookups} live, {view.cached_lookups} cached"
     if view.freshness is None:
-        lines.append(f"source: {SOURCE_LABELS.get('hexpm')} · no lookup succeeded")
+        lines.append(f"source: {SOURCE_LABELS.get(view.source, view.source)} · no lookup succeeded")
     else:
         lines.append(f"{freshness_line(view.freshness)} · {lookups}")
     return "\n".join(lines)

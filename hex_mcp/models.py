@@ -249,10 +249,10 @@ class DiffView(_Model):
     name: str
     from_version: str
     to_version: str
-    from_requested: str | None = Field(default=None, description="what the caller asked for, when it was resolved")
-    to_requested: str | None = Field(default=None, description="what the caller asked for, when it was resolved")
+    from_requested: str | None = Field(default=None, description="what the caller asked for, if resolved")
+    to_requested: str | None = Field(default=None, description="what the caller asked for, if resolved")
     direction: Literal["upgrade", "downgrade"]
-    update_kind: UpdateKind = Field(description="size of the step between the two versions, whichever is newer")
+    update_kind: UpdateKind = Field(description="size of the step from the older to the newer version")
     from_published: str | None
     to_published: str | None
     latest_stable_version: str | None
@@ -316,6 +316,7 @@ class SkippedDepView(_Model):
 
 class OutdatedView(_Model):
     input_format: str = Field(description="mix.lock, mix.exs or lines")
+    source: str = Field(description="backend: hexpm or oanor")
     checked: int = Field(description="dependencies looked up on Hex")
     counts: dict[str, int] = Field(description="rows per status")
     rows: list[OutdatedRow] = Field(description="problems first, in the order of OUTDATED_ORDER")

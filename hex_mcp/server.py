@@ -380,8 +380,9 @@ def create_server(
     async def hex_outdated(deps: DepsText, ctx: Context[AppState]) -> Annotated[CallToolResult, OutdatedView]:
         """Paste a mix.lock, a mix.exs deps list or 'name version' lines: for every Hex dependency, the
         current version, latest stable, highest release within the declared requirement, update kind
-        (major/minor/patch), whether the current version is retired, and security advisories affecting it with
-        the first fixed release. One table, problems first. git, path and private deps are listed as skipped."""
+        (major/minor/patch), whether the current version is retired, and security advisories affecting it
+        with the first fixed release. One table, problems first. git, path and private deps are listed as
+        skipped."""
         view = await _answer(service(ctx).outdated(deps))
         return _result(view, format.outdated(view))
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 from urllib.parse import parse_qs, unquote
 
 import anyio
@@ -74,6 +74,7 @@ PACKAGE_RECENT_RELEASES = 5
 OUTDATED_CONCURRENCY = 8  # parallel lookups per hex_outdated call: fast, yet far from hex.pm's rate window
 COMPLETION_MAX = 100  # MCP caps completion values at 100
 COMPLETION_SEARCH_LIMIT = 50
+PARSED_MEMO_SIZE = 256  # parsed cache entries kept in memory; ecto's 185 releases parse to ~90 KB
 DIFF_URL = "https://diff.hex.pm/diff/{name}/{from_version}..{to_version}"
 
 
@@ -139,6 +140,8 @@ class HexService:
             settings, http_transport=http_transport, on_attempt=lambda: self.cache.count_call(settings.backend)
         )
         self._flight = SingleFlight()
+        # (cache key, parser) -> (fetched_at, etag, value) of the entry parsed last; see `_parse_entry`.
+        self._parsed: dict[tuple[str, str], tuple[float, str | None, Any]] = {}
 
     async def aclose(self) -> None:
         await self.upstream.aclose()
@@ -152,7 +155,7 @@ class HexService:
         ttl = self.settings.ttls.for_endpoint(endpoint.kind)
         if entry is not None and (self.settings.offline or time.time() - entry.fetched_at < ttl):
             try:
-                value = parse(entry.data)
+                value = self._parse_entry(key, entry, parse)
             except BadResponse:
                 entry = None  # an entry written by an older, different parser: refetch
             else:
@@ -167,6 +170,26 @@ class HexService:
             )
         result: Fetched[T] = await self._flight.run(key, lambda: self._refresh(endpoint, key, entry, ttl, parse))
         return result
+
+    def _parse_entry(self, key: str, entry: CacheEntry, parse: Callable[[Any], T]) -> T:
+        """Parse a cache hit, reusing this process's last parse of the very same entry.
+
+        Parsing dominates a warm call (phoenix's ~170 releases are validated and sorted every time), and the
+        parsed models are frozen, so sharing them is safe. Only bound-method parsers are memoized: a lambda
+        may capture arguments that the cache key does not hold.
+        """
+        func = getattr(parse, "__func__", None)
+        if func is None:
+            return parse(entry.data)
+        memo_key = (key, func.__qualname__)
+        hit = self._parsed.get(memo_key)
+        if hit is not None and hit[0] == entry.fetched_at and hit[1] == entry.etag:
+            return cast(T, hit[2])
+        value = parse(entry.data)
+        self._parsed[memo_key] = (entry.fetched_at, entry.etag, value)
+        if len(self._parsed) > PARSED_MEMO_SIZE:
+            self._parsed.pop(next(iter(self._parsed)))  # oldest first: dicts keep insertion order
+        return value
 
     async def _refresh(
         self, endpoint: Endpoint, key: str, entry: CacheEntry | None, ttl: int, parse: Callable[[Any], T]
@@ -311,6 +334,7 @@ class HexService:
     async def resolve_version(self, name: str, version: str | None) -> tuple[str, str | None]:
         """Turn `None`/"latest"/a requirement into one concrete version; returns (version, what was asked)."""
         text = (version or "").strip() or "latest"
+        check_version_text(name, text)
         if text.lower() == "latest" or is_requirement(text):
             return pick_version((await self._releases(name)).value, name, text)
         return pick_version(Package(name=name), name, text)  # an exact version needs no release list
@@ -409,6 +433,8 @@ class HexService:
             raise InvalidInput(
                 f"from_version and to_version are both '{from_text}': give two different versions to compare."
             )
+        check_version_text(name, from_text)
+        check_version_text(name, to_text)
         # One read of the release list serves resolution, the count in between and (hex.pm) the advisories.
         listing = await self._releases(name)
         old, old_requested = pick_version(listing.value, name, from_text)
@@ -451,6 +477,7 @@ class HexService:
         known = [c.retirements_known for c in checks if c.retirements_known is not None]
         return OutdatedView(
             input_format=parsed.format,
+            source=self.settings.backend,
             checked=len(rows),
             counts={s: n for s in OUTDATED_ORDER if (n := sum(1 for r in rows if r.status == s))},
             rows=rows,
@@ -650,6 +677,14 @@ def pick_version(pkg: Package, name: str, text: str) -> tuple[str, str | None]:
             f"like '~> 1.7'): {exc}"
         ) from None
     return text, None
+
+
+def check_version_text(name: str, text: str) -> None:
+    """Reject a malformed version or requirement before any upstream call (`pick_version` would, after one)."""
+    if is_requirement(text):
+        parse_requirement(text)
+    elif text.strip().lower() != "latest":
+        pick_version(Package(name=name), name, text)
 
 
 def advisory_affects(advisory: Advisory, version: str) -> bool:

@@ -19,7 +19,7 @@ import anyio
 import httpx2
 
 from hex_mcp import __version__
-from hex_mcp.config import Settings
+from hex_mcp.config import DEFAULT_BASE_URLS, Settings
 from hex_mcp.errors import (
     AuthError,
     BadResponse,
@@ -116,8 +116,8 @@ class UpstreamClient:
         while True:
             try:
                 return await self._attempt(path, params, etag)
-            except UpstreamUnavailable:
-                if attempt >= self.settings.retries:
+            except UpstreamUnavailable as exc:
+                if attempt >= self.settings.retries or isinstance(exc, _ServerBug):
                     raise
             attempt += 1
             # Exponential backoff with full jitter: 0.25 s, 0.5 s, ... capped at 2 s.
@@ -131,7 +131,15 @@ class UpstreamClient:
         try:
             async with self._http.stream("GET", path, params=params, headers=headers) as response:
                 self._observe_rate(response.headers)
-                body = await self._read_capped(response)
+                try:
+                    body = await self._read_capped(response)
+                except httpx2.TransportError as exc:
+                    if isinstance(exc, httpx2.TimeoutException):
+                        raise
+                    # The headers came, then the body broke off: a truncated answer or a reset connection.
+                    raise UpstreamUnavailable(
+                        f"{self.label} broke off its answer ({type(exc).__name__}). Try again shortly."
+                    ) from None
         except httpx2.TimeoutException as exc:
             raise UpstreamUnavailable(
                 f"{self.label} timed out ({type(exc).__name__}). Try again shortly."
@@ -147,13 +155,19 @@ class UpstreamClient:
         cap = self.settings.max_body_bytes
         declared = response.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > cap:
-            raise BadResponse(f"{self.label} sent a {int(declared):,}-byte answer, above the {cap:,}-byte cap.")
+            raise BadResponse(
+                f"{self.label} sent a {int(declared):,}-byte answer, above the {cap:,}-byte cap; it was not "
+                "read. Try again later."
+            )
         chunks: list[bytes] = []
         size = 0
         async for chunk in response.aiter_bytes():
             size += len(chunk)
             if size > cap:
-                raise BadResponse(f"{self.label} sent an answer larger than the {cap:,}-byte cap.")
+                raise BadResponse(
+                    f"{self.label} sent an answer larger than the {cap:,}-byte cap; it was dropped. "
+                    "Try again later."
+                )
             chunks.append(chunk)
         return b"".join(chunks)
 
@@ -172,7 +186,10 @@ class UpstreamClient:
 
     def _unwrap_gateway(self, payload: Any) -> Any:
         if not isinstance(payload, dict) or "data" not in payload:
-            raise BadResponse(f"{self.label} answered without the expected {{data, success}} envelope.")
+            raise BadResponse(
+                f"{self.label} answered without the expected {{data, success}} envelope. Try again later; "
+                f"if it persists, check HEX_MCP_BASE_URL (the gateway root is {DEFAULT_BASE_URLS['oanor']})."
+            )
         if payload.get("success") is False:
             message = _message_of(payload) or "no message"
             raise BadResponse(f"{self.label} reported a failure: {message}.")
@@ -182,11 +199,18 @@ class UpstreamClient:
         said = f" ({message})" if message else ""
         label = self.label
         if 300 <= status < 400:
-            return BadResponse(f"{label} answered with a redirect (HTTP {status}), which is not followed.")
+            root = DEFAULT_BASE_URLS[self.settings.backend]
+            return BadResponse(
+                f"{label} answered with a redirect (HTTP {status}), which is not followed. Check "
+                f"HEX_MCP_BASE_URL: it must be the API root itself (default {root})."
+            )
         if status == 404:
             return NotFound(f"{label} has no such resource (HTTP 404){said}.")
         if status == 400:
-            return BadResponse(f"{label} rejected the request (HTTP 400){said}.")
+            return BadResponse(
+                f"{label} rejected the request (HTTP 400){said}. Check the arguments against the tool's "
+                "description; if they are right, try again later."
+            )
         if status == 401:
             if self.settings.backend == "oanor":
                 return AuthError(
@@ -196,17 +220,29 @@ class UpstreamClient:
             return AuthError(
                 f"hex.pm rejected HEX_API_KEY (HTTP 401){said}. Fix or unset HEX_API_KEY: public reads need no key."
             )
+        if status == 402 and self.settings.backend == "hexpm":
+            return PlanError(
+                f"hex.pm answered HTTP 402 (payment required){said}, which its public API does not use. "
+                "Check HEX_MCP_BASE_URL."
+            )
         if status == 402:
             return PlanError(
                 f"The Hex API gateway requires an active subscription for this call (HTTP 402){said}. Check the plan "
                 "behind OANOR_API_KEY, or use --backend hexpm."
             )
         if status == 403:
-            return AuthError(f"{label} refused access (HTTP 403){said}. Your address or key may be blocked.")
+            return AuthError(
+                f"{label} refused access (HTTP 403){said}. Your address or key may be blocked: check the key, "
+                "or try again later from another network."
+            )
         if status == 429:
             return self._rate_limited(headers, said)
+        if status in RETRY_STATUSES:
+            return UpstreamUnavailable(
+                f"{label} failed on its side (HTTP {status}){said}. Try again shortly."
+            )
         if status >= 500:
-            return UpstreamUnavailable(f"{label} failed on its side (HTTP {status}){said}. Try again shortly.")
+            return _ServerBug(f"{label} failed on its side (HTTP {status}){said}. Try again later.")
         return BadResponse(f"{label} answered HTTP {status}{said}.")
 
     def _rate_limited(self, headers: httpx2.Headers, said: str) -> RateLimited:
@@ -265,6 +301,10 @@ class UpstreamClient:
             if gap > 0:
                 await self._sleep(gap)
             self.rate.last_request_at = time.monotonic()
+
+
+class _ServerBug(UpstreamUnavailable):
+    """A 5xx other than 502/503/504: an upstream fault that an immediate retry would only repeat."""
 
 
 _INVALID = object()
