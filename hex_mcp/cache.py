@@ -144,7 +144,7 @@ class ResponseCache:
         entries = size = None
         if self._store is not None:
             try:
-                entries = sum(1 for _ in self._iter_keys())
+                entries = len(self._store)  # the responses store holds answers only (counters live apart)
                 size = int(self._store.volume())
             except Exception as exc:  # noqa: BLE001
                 self._disable(exc)

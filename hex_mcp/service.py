@@ -656,7 +656,11 @@ def pick_version(pkg: Package, name: str, text: str) -> tuple[str, str | None]:
     if text.strip().lower() == "latest":
         chosen = latest_stable(pkg)
         if chosen is None:
-            raise ReleaseNotFound(name, "latest", [r.version for r in pkg.releases[:3]])
+            newest = [r.version for r in pkg.releases[:3]]
+            raise NotFound(
+                f"{name} has no stable release yet, only pre-releases ({', '.join(newest)}). Ask for one by "
+                f"version, e.g. version='{newest[0]}'." if newest else f"{name} has no releases."
+            )
         return chosen, "latest"
     if is_requirement(text):
         req = parse_requirement(text)

@@ -363,3 +363,12 @@ async def test_repeated_call_within_ttl_is_served_from_disk_after_restart(
             first = await c.call_tool("hex_package", {"name": "decimal"})
             assert not first.is_error
     assert fake.count("/api/packages/decimal") == 1
+
+
+async def test_latest_of_a_package_with_only_prereleases(client: Client) -> None:
+    result = await client.call_tool("hex_release", {"name": "astra_kv"})
+    assert result.is_error
+    assert text_of(result) == (
+        "Error executing tool hex_release: astra_kv has no stable release yet, only pre-releases (0.1.0-beta.1, "
+        "0.1.0-alpha.2, 0.1.0-alpha.1). Ask for one by version, e.g. version='0.1.0-beta.1'."
+    )
