@@ -13,7 +13,6 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar, cast
 from urllib.parse import parse_qs, unquote
 
@@ -37,8 +36,6 @@ from hex_mcp.errors import (
 )
 from hex_mcp.models import (
     OUTDATED_ORDER,
-    Advisory,
-    DepChange,
     DiffView,
     Freshness,
     MetaView,
@@ -49,21 +46,24 @@ from hex_mcp.models import (
     PackageView,
     RateLimitInfo,
     Release,
-    ReleaseRef,
     ReleasesView,
     ReleaseView,
     SearchView,
     SkippedDepView,
 )
+from hex_mcp.resolve import (
+    check_version_text,
+    matches,
+    nearest_versions,
+    newer_prerelease,
+    parse_requirement,
+    pick_version,
+)
+from hex_mcp.upgrade import DepCheck, build_diff, combined_freshness, outdated_row, sort_outdated
 from hex_mcp.upstream import UpstreamClient, utc_iso
 from hex_mcp.versions import (
-    Requirement,
-    UpdateKind,
-    Version,
-    VersionError,
     highest_matching,
     is_requirement,
-    update_kind,
 )
 
 log = logging.getLogger(__name__)
@@ -75,7 +75,6 @@ OUTDATED_CONCURRENCY = 8  # parallel lookups per hex_outdated call: fast, yet fa
 COMPLETION_MAX = 100  # MCP caps completion values at 100
 COMPLETION_SEARCH_LIMIT = 50
 PARSED_MEMO_SIZE = 256  # parsed cache entries kept in memory; ecto's 185 releases parse to ~90 KB
-DIFF_URL = "https://diff.hex.pm/diff/{name}/{from_version}..{to_version}"
 
 
 @dataclass(frozen=True)
@@ -164,9 +163,9 @@ class HexService:
         self.cache.record_lookup(hit=False)
         if self.settings.offline:
             raise OfflineMiss(
-                f"Offline mode (HEX_MCP_OFFLINE / --offline) is on and the cache holds no answer for this "
-                f"question. Run `hex-mcp cache warm NAME` while online, or import a snapshot with "
-                f"`hex-mcp cache import FILE`."
+                "Offline mode (HEX_MCP_OFFLINE / --offline) is on and the cache holds no answer for this "
+                "question. Run `hex-mcp cache warm NAME` while online, or import a snapshot with "
+                "`hex-mcp cache import FILE`."
             )
         result: Fetched[T] = await self._flight.run(key, lambda: self._refresh(endpoint, key, entry, ttl, parse))
         return result
@@ -309,7 +308,7 @@ class HexService:
         refs = pkg.releases
         highest = matching = None
         if req is not None:
-            refs = [r for r in refs if _matches(req, r.version, include_prereleases)]
+            refs = [r for r in refs if matches(req, r.version, include_prereleases)]
             matching = len(refs)
             retired = {r.version for r in refs if r.retirement}
             highest = highest_matching(
@@ -462,7 +461,7 @@ class HexService:
             parsed = parse_deps(text)
         except DepsInputError as exc:
             raise InvalidInput(f"deps could not be read: {exc}") from None
-        checks: list[_DepCheck] = []
+        checks: list[DepCheck] = []
         limiter = anyio.CapacityLimiter(OUTDATED_CONCURRENCY)
 
         async def check(spec: DepSpec) -> None:
@@ -489,7 +488,7 @@ class HexService:
             freshness=combined_freshness(fresh) if fresh else None,
         )
 
-    async def _check_dep(self, spec: DepSpec) -> _DepCheck:
+    async def _check_dep(self, spec: DepSpec) -> DepCheck:
         """One dependency, one cached read: hex.pm's package document has releases, retirements and
         advisories, the gateway's release list has the versions."""
         try:
@@ -501,7 +500,7 @@ class HexService:
             status, note = "error", _first_sentence(str(exc))
         else:
             pkg = fetched.value
-            return _DepCheck(outdated_row(spec, pkg), fetched.freshness, pkg.retirements_known)
+            return DepCheck(outdated_row(spec, pkg), fetched.freshness, pkg.retirements_known)
         row = OutdatedRow(
             name=spec.name,
             app=spec.app,
@@ -510,7 +509,7 @@ class HexService:
             requirement=spec.requirement,
             note=note,
         )
-        return _DepCheck(row, None, None)
+        return DepCheck(row, None, None)
 
     # -- completions -------------------------------------------------------------------------------------
 
@@ -546,77 +545,7 @@ class HexService:
         return [v for v in values if v.startswith(prefix.strip())][:COMPLETION_MAX]
 
 
-@dataclass(frozen=True)
-class _DepCheck:
-    row: OutdatedRow
-    freshness: Freshness | None
-    retirements_known: bool | None
-
-
 # -- pure helpers ------------------------------------------------------------------------------------------
-
-
-def parse_requirement(text: str) -> Requirement:
-    try:
-        return Requirement.parse(text)
-    except VersionError as exc:
-        raise InvalidInput(
-            f"'{text}' is not a valid Hex version requirement ({exc}). Examples: '~> 1.7', '>= 1.2.0 and < 2.0.0'."
-        ) from None
-
-
-def _matches(req: Requirement, version: str, allow_pre: bool) -> bool:
-    try:
-        return req.matches(Version.parse(version), allow_pre=allow_pre)
-    except VersionError:
-        return False
-
-
-def latest_stable(pkg: Package) -> str | None:
-    """The latest stable release that is not retired (hex.pm's own pick ignores retirement)."""
-    for ref in pkg.releases:
-        try:
-            if Version.parse(ref.version).is_prerelease:
-                continue
-        except VersionError:
-            continue
-        if ref.retirement is None:
-            return ref.version
-    return pkg.latest_stable_version
-
-
-def newer_prerelease(pkg: Package) -> str | None:
-    """A pre-release newer than the latest stable release, which agents must not mistake for "latest"."""
-    candidate = pkg.latest_version or (pkg.releases[0].version if pkg.releases else None)
-    if candidate is None or candidate == pkg.latest_stable_version:
-        return None
-    try:
-        version = Version.parse(candidate)
-        if not version.is_prerelease:
-            return None
-        if pkg.latest_stable_version and version < Version.parse(pkg.latest_stable_version):
-            return None
-    except VersionError:
-        return None
-    return candidate
-
-
-def nearest_versions(pkg: Package, wanted: str, count: int = 3) -> list[str]:
-    """Existing versions closest to `wanted`: the ones just below and above it in SemVer order."""
-    try:
-        target = Version.parse(wanted)
-    except VersionError:
-        return [r.version for r in pkg.releases[:count]]
-    parsed: list[tuple[Version, str]] = []
-    for ref in pkg.releases:
-        try:
-            parsed.append((Version.parse(ref.version), ref.version))
-        except VersionError:
-            continue
-    parsed.sort()
-    below = [v for parsed_v, v in parsed if parsed_v < target][-2:]
-    above = [v for parsed_v, v in parsed if parsed_v > target][:2]
-    return (below + above)[: count + 1]
 
 
 def shorten(text: str | None, limit: int) -> tuple[str | None, bool]:
@@ -634,251 +563,8 @@ def _first_sentence(message: str) -> str:
     return head.rstrip(".")
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-# -- upgrade assistant helpers -------------------------------------------------------------------------------
-
 _NAME_RE = re.compile(validate.NAME_PATTERN)
 _NAME_PREFIX_RE = re.compile(r"[a-z][a-z0-9_]*")
-# A pre-release to its final release ("pre") is the smallest step there is: grouped with patches.
-_STEP_STATUS: dict[str, OutdatedStatus] = {
-    "major": "major",
-    "minor": "minor",
-    "patch": "patch",
-    "pre": "patch",
-}
-
-
-def pick_version(pkg: Package, name: str, text: str) -> tuple[str, str | None]:
-    """Resolve "latest", a requirement or an exact version in a release list; returns (version, asked)."""
-    if text.strip().lower() == "latest":
-        chosen = latest_stable(pkg)
-        if chosen is None:
-            newest = [r.version for r in pkg.releases[:3]]
-            raise NotFound(
-                f"{name} has no stable release yet, only pre-releases ({', '.join(newest)}). Ask for one by "
-                f"version, e.g. version='{newest[0]}'." if newest else f"{name} has no releases."
-            )
-        return chosen, "latest"
-    if is_requirement(text):
-        req = parse_requirement(text)
-        versions = [r.version for r in pkg.releases]
-        retired = {r.version for r in pkg.releases if r.retirement}
-        # Mix's rule first (no pre-releases unless named); a requirement only pre-releases meet still answers.
-        chosen = highest_matching(versions, req, exclude=retired) or highest_matching(
-            versions, req, allow_pre=True, exclude=retired
-        )
-        if chosen is None:
-            raise ReleaseNotFound(name, text, versions[:3])
-        return chosen, text
-    try:
-        Version.parse(text)
-    except VersionError as exc:
-        raise InvalidInput(
-            f"'{text}' is not a version (use MAJOR.MINOR.PATCH like 1.7.14, 'latest', or a requirement "
-            f"like '~> 1.7'): {exc}"
-        ) from None
-    return text, None
-
-
-def check_version_text(name: str, text: str) -> None:
-    """Reject a malformed version or requirement before any upstream call (`pick_version` would, after one)."""
-    if is_requirement(text):
-        parse_requirement(text)
-    elif text.strip().lower() != "latest":
-        pick_version(Package(name=name), name, text)
-
-
-def advisory_affects(advisory: Advisory, version: str) -> bool:
-    """Whether `version` falls in one of the advisory's `affected` requirements (pre-releases included)."""
-    parsed = Version.try_parse(version)
-    if parsed is None:
-        return False
-    for text in advisory.affected:
-        try:
-            if Requirement.parse(text).matches(parsed, allow_pre=True):
-                return True
-        except VersionError:
-            log.debug("advisory %s: unparseable affected range %r", advisory.id, text)
-    return False
-
-
-def advisories_affecting(
-    package_advisories: list[Advisory] | None, release_advisories: list[Advisory] | None, version: str
-) -> list[Advisory] | None:
-    """The release's own advisories plus the package's whose ranges cover `version`; None: not exposed."""
-    if package_advisories is None and release_advisories is None:
-        return None
-    found = {a.id: a for a in release_advisories or []}
-    for advisory in package_advisories or []:
-        if advisory.id not in found and advisory_affects(advisory, version):
-            found[advisory.id] = advisory
-    return list(found.values())
-
-
-def combined_freshness(items: list[Freshness]) -> Freshness:
-    """One stamp for an answer built from several reads: the oldest age, and any stale reason."""
-    oldest = max(items, key=lambda f: f.age_seconds)
-    return Freshness(
-        source=oldest.source,
-        fetched_at=oldest.fetched_at,
-        age_seconds=oldest.age_seconds,
-        from_cache=any(f.from_cache for f in items),
-        stale_reason=next((f.stale_reason for f in items if f.stale_reason), None),
-    )
-
-
-def build_diff(
-    pkg: Package,
-    old: Release,
-    new: Release,
-    *,
-    from_requested: str | None,
-    to_requested: str | None,
-    freshness: Freshness,
-) -> DiffView:
-    """Compare two releases of one package; `pkg` is the release list (and, on hex.pm, the advisories)."""
-    name = old.package
-    old_v, new_v = Version.parse(old.version), Version.parse(new.version)
-    downgrade = new_v < old_v
-    low, high = (new_v, old_v) if downgrade else (old_v, new_v)
-    between: int | None = None
-    pre_between: int | None = None
-    retired_between: int | None = None
-    if pkg.releases_complete:
-        inside = [
-            (parsed, r)
-            for r in pkg.releases
-            if (parsed := Version.try_parse(r.version)) is not None and low < parsed < high
-        ]
-        between = len(inside)
-        pre_between = sum(1 for parsed, _ in inside if parsed.is_prerelease)
-        retired_between = sum(1 for _, r in inside if r.retirement) if pkg.retirements_known else None
-
-    old_deps = {d.name: d for d in old.dependencies}
-    new_deps = {d.name: d for d in new.dependencies}
-    changed = [
-        DepChange(
-            name=n,
-            from_requirement=old_deps[n].requirement,
-            to_requirement=new_deps[n].requirement,
-            from_optional=old_deps[n].optional,
-            to_optional=new_deps[n].optional,
-        )
-        for n in sorted(old_deps.keys() & new_deps.keys())
-        if (old_deps[n].requirement, old_deps[n].optional) != (new_deps[n].requirement, new_deps[n].optional)
-    ]
-
-    old_adv = advisories_affecting(pkg.advisories, old.advisories, old.version)
-    new_adv = advisories_affecting(pkg.advisories, new.advisories, new.version)
-    old_ids = {a.id for a in old_adv or []}
-    new_ids = {a.id for a in new_adv or []}
-    return DiffView(
-        name=name,
-        from_version=old.version,
-        to_version=new.version,
-        from_requested=from_requested,
-        to_requested=to_requested,
-        direction="downgrade" if downgrade else "upgrade",
-        update_kind=update_kind(str(low), str(high)),
-        from_published=old.published,
-        to_published=new.published,
-        latest_stable_version=latest_stable(pkg),
-        releases_between=between,
-        prereleases_between=pre_between,
-        retired_between=retired_between,
-        deps_added=[new_deps[n] for n in sorted(new_deps.keys() - old_deps.keys())],
-        deps_removed=[old_deps[n] for n in sorted(old_deps.keys() - new_deps.keys())],
-        deps_changed=changed,
-        deps_unchanged=len(old_deps.keys() & new_deps.keys()) - len(changed),
-        elixir_from=old.elixir_requirement,
-        elixir_to=new.elixir_requirement,
-        build_tools_from=old.build_tools,
-        build_tools_to=new.build_tools,
-        retirements_known=old.retirement_known and new.retirement_known,
-        from_retirement=old.retirement,
-        to_retirement=new.retirement,
-        advisories_known=old_adv is not None and new_adv is not None,
-        advisories_fixed=[a for a in old_adv or [] if a.id not in new_ids],
-        advisories_introduced=[a for a in new_adv or [] if a.id not in old_ids],
-        advisories_unfixed=[a for a in old_adv or [] if a.id in new_ids],
-        diff_url=DIFF_URL.format(name=name, from_version=old.version, to_version=new.version),
-        freshness=freshness,
-    )
-
-
-def first_safe_release(pkg: Package, version: str) -> str | None:
-    """The lowest stable, non-retired release above `version` that no known advisory affects."""
-    base = Version.try_parse(version)
-    if base is None:
-        return None
-    candidates = sorted(
-        (parsed, r.version)
-        for r in pkg.releases
-        if r.retirement is None
-        and (parsed := Version.try_parse(r.version)) is not None
-        and not parsed.is_prerelease
-        and parsed > base
-    )
-    for _, text in candidates:
-        if not any(advisory_affects(a, text) for a in pkg.advisories or []):
-            return text
-    return None
-
-
-def outdated_row(spec: DepSpec, pkg: Package) -> OutdatedRow:
-    """Everything `hex_outdated` says about one dependency, from its release list alone."""
-    versions = [r.version for r in pkg.releases]
-    retired = {r.version: r.retirement for r in pkg.releases if r.retirement is not None}
-    latest = latest_stable(pkg)
-    highest = None
-    if spec.requirement is not None:
-        highest = highest_matching(versions, parse_requirement(spec.requirement), exclude=retired)
-    checked = spec.version or highest
-    note = None
-    advisories: list[Advisory] | None = None
-    step: UpdateKind = ""
-    if checked is None:
-        status: OutdatedStatus = "unresolved"
-        note = f"no release matches {spec.requirement}" if spec.requirement else "no version given"
-    else:
-        if pkg.advisories is not None:
-            advisories = [a for a in pkg.advisories if advisory_affects(a, checked)]
-        try:
-            step = update_kind(checked, latest) if latest else ""
-        except VersionError:
-            step = ""
-        if spec.version is not None and pkg.releases_complete and spec.version not in versions:
-            note = f"{spec.version} is not a published release"
-        if advisories:
-            status = "vulnerable"
-        elif checked in retired:
-            status = "retired"
-        else:
-            status = _STEP_STATUS.get(step, "current")
-    return OutdatedRow(
-        name=spec.name,
-        app=spec.app,
-        status=status,
-        current=spec.version,
-        requirement=spec.requirement,
-        checked=checked,
-        latest_stable=latest,
-        highest_in_requirement=highest,
-        update=step,
-        retirement=retired.get(checked) if checked else None,
-        advisories=advisories,
-        fixed_in=first_safe_release(pkg, checked) if advisories and checked else None,
-        note=note,
-    )
-
-
-def sort_outdated(rows: list[OutdatedRow]) -> list[OutdatedRow]:
-    """Problems first (the order of `OUTDATED_ORDER`), then by name."""
-    rank = {status: i for i, status in enumerate(OUTDATED_ORDER)}
-    return sorted(rows, key=lambda r: (rank[r.status], r.name))
 
 
 def package_name_from_request(request: str) -> str | None:

@@ -13,11 +13,11 @@ import anyio
 import pytest
 from mcp import Client
 
-from hex_mcp import format, service
+from hex_mcp import format, upgrade
 from hex_mcp.config import Settings
 from hex_mcp.models import Advisory, Freshness, OutdatedRow, OutdatedView, Retirement, SkippedDepView
 from hex_mcp.server import create_server
-from hex_mcp.service import HexService
+from hex_mcp.service import OUTDATED_CONCURRENCY, HexService
 from hex_mcp.versions import Version
 from tests.fake_upstream import DEFAULT_FIXTURES, FakeUpstream, Fault
 
@@ -336,7 +336,7 @@ async def test_lookups_run_concurrently_but_bounded(
     finally:
         await hex_service.aclose()
     assert view.checked == 20
-    assert 1 < peak <= service.OUTDATED_CONCURRENCY
+    assert 1 < peak <= OUTDATED_CONCURRENCY
 
 
 # -- pure pieces ---------------------------------------------------------------------------------------------
@@ -400,7 +400,7 @@ def test_prerelease_to_final_counts_as_patch() -> None:
 
     pkg = Package(name="acme", releases=[ReleaseRef(version="1.0.0"), ReleaseRef(version="1.0.0-rc.1")],
                   latest_stable_version="1.0.0", advisories=[])
-    row = service.outdated_row(DepSpec("acme", "1.0.0-rc.1", None, "lines"), pkg)
+    row = upgrade.outdated_row(DepSpec("acme", "1.0.0-rc.1", None, "lines"), pkg)
     assert (row.status, row.update) == ("patch", "pre")
     assert format._outdated_row(row) == "acme 1.0.0-rc.1 → 1.0.0 pre-release → final"
 
@@ -421,7 +421,7 @@ def test_fixed_in_skips_retired_and_still_affected_releases() -> None:
         latest_stable_version="1.4.0",
         advisories=advisories,
     )
-    row = service.outdated_row(DepSpec("acme", "1.1.0", None, "mix.lock"), pkg)
+    row = upgrade.outdated_row(DepSpec("acme", "1.1.0", None, "mix.lock"), pkg)
     assert [a.id for a in row.advisories or []] == ["A"]
     assert row.fixed_in == "1.4.0"  # 1.2.x are hit by B, 1.3.0 is retired
 
