@@ -35,6 +35,7 @@ from pydantic import AnyHttpUrl, BaseModel, Field, WithJsonSchema
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hex_mcp import __version__, format, validate
 from hex_mcp.config import Settings
@@ -456,5 +457,42 @@ def http_app(mcp: MCPServer[AppState], settings: Settings) -> Starlette:
     """The ASGI app for the selected HTTP transport."""
     security = transport_security(settings)
     if settings.transport == "sse":
-        return mcp.sse_app(transport_security=security, host=settings.host)
-    return mcp.streamable_http_app(transport_security=security, host=settings.host)
+        app = mcp.sse_app(transport_security=security, host=settings.host)
+    else:
+        app = mcp.streamable_http_app(transport_security=security, host=settings.host)
+    app.add_middleware(CompleteResponses)
+    return app
+
+
+class CompleteResponses:
+    """ASGI middleware that ends every started HTTP response exactly once.
+
+    At shutdown the SDK's event streams stop without their final body message, and its SSE endpoint then sends
+    a second, empty response; uvicorn reports both as errors, the second with a traceback. This drops a
+    repeated response start and closes a response the app left open, so SIGTERM ends the server quietly.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = finished = False
+
+        async def send_once(message: Message) -> None:
+            nonlocal started, finished
+            if message["type"] == "http.response.start":
+                if started:
+                    return
+                started = True
+            elif message["type"] == "http.response.body":
+                if finished:
+                    return
+                finished = not message.get("more_body", False)
+            await send(message)
+
+        await self.app(scope, receive, send_once)
+        if started and not finished:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})

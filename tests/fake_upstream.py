@@ -928,6 +928,8 @@ class FakeUpstream:
             return
         base = self._fault_headers(gateway)
         if kind == "status":
+            if "seconds" in params:  # a slow failure, so that concurrent callers overlap with it
+                self._sleep(params["seconds"])
             status = int(params.get("status", 500))
             extra = [(k.lower(), str(v)) for k, v in dict(params.get("headers") or {}).items()]
             if not gateway and status == 401:
@@ -965,7 +967,8 @@ class FakeUpstream:
 
     def _send_partial(self, handler: _Handler, kind: str, params: dict[str, Any], normal: _Response) -> None:
         """Announce the normal answer's full length, deliver half of it, then stall (or not) and hang up."""
-        status = normal.status if kind == "stall_body" else 200
+        # A 304 has no body to stall in; a conditional request that meets a stall gets a stalled 200.
+        status = normal.status if kind == "stall_body" and normal.status != 304 else 200
         body = normal.body or hexpm_json(_hexpm_error(404))
         handler.send_response(status)
         for key, value in normal.headers:
