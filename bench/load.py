@@ -53,7 +53,16 @@ from bench._common import (
 )
 
 PACKAGES = [
-    "phoenix", "jason", "plug", "ecto", "telemetry", "decimal", "mime", "plug_cowboy", "cowboy", "bandit"
+    "phoenix",
+    "jason",
+    "plug",
+    "ecto",
+    "telemetry",
+    "decimal",
+    "mime",
+    "plug_cowboy",
+    "cowboy",
+    "bandit",
 ]
 PROTOCOL_VERSION = "2025-11-25"
 ECHO_SERVER = Path(__file__).resolve().parent / "echo_server.py"

@@ -114,7 +114,9 @@ def _str_or_none(value: Any) -> str | None:
 def _downloads(raw: Any) -> Downloads:
     if not isinstance(raw, Mapping):
         return Downloads()
-    return Downloads(**{k: v for k, v in raw.items() if k in ("all", "recent", "week", "day") and isinstance(v, int)})
+    return Downloads(
+        **{k: v for k, v in raw.items() if k in ("all", "recent", "week", "day") and isinstance(v, int)}
+    )
 
 
 def _links(raw: Any) -> dict[str, str]:
@@ -174,7 +176,12 @@ class HexPmBackend:
         return Endpoint(
             "search",
             "/packages",
-            (("search", q), ("page", str(page)), ("per_page", str(limit)), ("sort", sort or "recent_downloads")),
+            (
+                ("search", q),
+                ("page", str(page)),
+                ("per_page", str(limit)),
+                ("sort", sort or "recent_downloads"),
+            ),
         )
 
     def meta_endpoint(self) -> Endpoint | None:
@@ -248,7 +255,9 @@ class HexPmBackend:
             downloads=downloads if isinstance(downloads, int) else 0 if downloads == [] else None,
             has_docs=d.get("has_docs") if isinstance(d.get("has_docs"), bool) else None,
             retirement=_retirement(d.get("retirement")),
-            advisories=_active_advisories(d.get("security_advisories")) if "security_advisories" in d else None,
+            advisories=_active_advisories(d.get("security_advisories"))
+            if "security_advisories" in d
+            else None,
             publisher=_str_or_none(publisher.get("username")) if isinstance(publisher, Mapping) else None,
             html_url=_str_or_none(d.get("html_url")),
             docs_url=_str_or_none(d.get("docs_html_url")),
@@ -258,14 +267,18 @@ class HexPmBackend:
     def parse_search(self, data: Any, q: str, page: int, limit: int, sort: str | None) -> SearchPage:
         return _guard("search", lambda: self._search(data, q, page, limit, sort))
 
-    def _search(self, items: list[Mapping[str, Any]], q: str, page: int, limit: int, sort: str | None) -> SearchPage:
+    def _search(
+        self, items: list[Mapping[str, Any]], q: str, page: int, limit: int, sort: str | None
+    ) -> SearchPage:
         if not isinstance(items, list):
             raise TypeError("search answer is not a list")
         hits = []
         for item in items:
             meta = item.get("meta") or {}
             downloads = _downloads(item.get("downloads"))
-            latest = _str_or_none(item.get("latest_stable_version")) or _str_or_none(item.get("latest_version"))
+            latest = _str_or_none(item.get("latest_stable_version")) or _str_or_none(
+                item.get("latest_version")
+            )
             retirements = item.get("retirements") or {}
             hits.append(
                 SearchHit(
@@ -282,7 +295,12 @@ class HexPmBackend:
             )
         # hex.pm sends no total; a full page means there may be more.
         return SearchPage(
-            query=q, page=page, limit=limit, sort=sort or "recent_downloads", hits=hits, has_more=len(items) >= limit
+            query=q,
+            page=page,
+            limit=limit,
+            sort=sort or "recent_downloads",
+            hits=hits,
+            has_more=len(items) >= limit,
         )
 
     def parse_meta(self, data: Any) -> GatewayMeta:
@@ -414,12 +432,16 @@ class GatewayBackend:
                 name=str(item["name"]),
                 description=_str_or_none(item.get("description")),
                 latest_version=_str_or_none(item.get("latest_version")),
-                downloads_all=item.get("downloads_all") if isinstance(item.get("downloads_all"), int) else None,
+                downloads_all=item.get("downloads_all")
+                if isinstance(item.get("downloads_all"), int)
+                else None,
                 html_url=_str_or_none(item.get("html_url")),
             )
             for item in results
         ]
-        return SearchPage(query=q, page=page, limit=limit, sort=None, hits=hits, has_more=len(results) >= limit)
+        return SearchPage(
+            query=q, page=page, limit=limit, sort=None, hits=hits, has_more=len(results) >= limit
+        )
 
     def parse_meta(self, data: Any) -> GatewayMeta:
         return _guard(

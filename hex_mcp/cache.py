@@ -8,6 +8,7 @@ carries on without it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -41,7 +42,11 @@ class CacheEntry:
 
     @classmethod
     def from_json(cls, raw: Any) -> CacheEntry | None:
-        if not isinstance(raw, dict) or "data" not in raw or not isinstance(raw.get("fetched_at"), int | float):
+        if (
+            not isinstance(raw, dict)
+            or "data" not in raw
+            or not isinstance(raw.get("fetched_at"), int | float)
+        ):
             return None
         etag = raw.get("etag")
         return cls(raw["data"], float(raw["fetched_at"]), etag if isinstance(etag, str) else None)
@@ -71,7 +76,7 @@ class ResponseCache:
                 )
                 # Counters live apart so that eviction of answers can never reset the month's call count.
                 self._counters = diskcache.Cache(str(self.directory / "counters"), eviction_policy="none")
-            except Exception as exc:  # noqa: BLE001 - any disk failure means "run uncached", never "crash"
+            except Exception as exc:
                 self._disable(exc)
 
     @property
@@ -94,7 +99,7 @@ class ResponseCache:
             return None
         try:
             raw = self._store.get(key)
-        except Exception as exc:  # noqa: BLE001 - a corrupt store must not fail the call
+        except Exception as exc:
             self._disable(exc)
             return None
         return CacheEntry.from_json(raw)
@@ -110,7 +115,7 @@ class ResponseCache:
             return
         try:
             self._store.set(key, entry.as_json(), expire=ttl + self.settings.stale_for)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self._disable(exc)
 
     # -- monthly upstream call accounting ------------------------------------------------------------
@@ -124,7 +129,7 @@ class ResponseCache:
             try:
                 self._counters.incr(key, default=0)
                 return
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 self._disable(exc)
         self._memory_counters[key] = self._memory_counters.get(key, 0) + 1
 
@@ -134,7 +139,7 @@ class ResponseCache:
             try:
                 value = self._counters.get(key, default=0)
                 return int(value) if isinstance(value, int) else 0
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 self._disable(exc)
         return self._memory_counters.get(key, 0)
 
@@ -146,7 +151,7 @@ class ResponseCache:
             try:
                 entries = len(self._store)  # the responses store holds answers only (counters live apart)
                 size = int(self._store.volume())
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 self._disable(exc)
         lookups = self.hits + self.misses
         return {
@@ -205,10 +210,9 @@ class ResponseCache:
     def close(self) -> None:
         for store in (self._store, self._counters):
             if store is not None:
-                try:
+                # Closing a broken store has nothing left to save.
+                with contextlib.suppress(Exception):
                     store.close()
-                except Exception:  # noqa: BLE001, S110 - closing a broken store has nothing left to save
-                    pass
 
     def cached_requests(self, limit: int = 10_000) -> list[str]:
         """`path?query` of up to `limit` answers cached from the configured backend (for completions)."""

@@ -36,8 +36,10 @@ def run_cache_command(settings: Settings, args: argparse.Namespace) -> int:
             _out(f"dir: {stats['dir'] or 'disabled'}")
             _out(f"entries: {stats['entries'] if stats['entries'] is not None else '?'}")
             _out(f"size: {stats['size_bytes'] if stats['size_bytes'] is not None else '?'} bytes")
-            _out(f"upstream calls this month ({settings.backend}): {cache.calls_this_month(settings.backend)}"
-                 f" · quota: {quota}")
+            _out(
+                f"upstream calls this month ({settings.backend}): {cache.calls_this_month(settings.backend)}"
+                f" · quota: {quota}"
+            )
             return 0
         if action == "clear":
             _out(f"removed {cache.clear()} entries from {cache.directory}")
@@ -72,8 +74,10 @@ async def warm(settings: Settings, names: list[str]) -> int:
                 failures += 1
                 _err(f"[{index}/{len(names)}] {name}: failed — {exc}")
                 continue
-            _err(f"[{index}/{len(names)}] {name}: ok ({releases.total} releases, latest stable "
-                 f"{release.release.version})")
+            _err(
+                f"[{index}/{len(names)}] {name}: ok ({releases.total} releases, latest stable "
+                f"{release.release.version})"
+            )
     finally:
         await service.aclose()
     _out(f"warmed {len(names) - failures} of {len(names)} packages into {service.cache.directory}")

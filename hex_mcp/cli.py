@@ -55,19 +55,45 @@ def _common_options(parser: argparse.ArgumentParser, *, sub: bool = False) -> No
     Subcommands repeat them with SUPPRESS defaults, so `hex-mcp --offline cache stats` keeps the flag.
     """
     default = argparse.SUPPRESS if sub else None
-    parser.add_argument("--backend", default=default, choices=BACKENDS, help="upstream: hexpm (hex.pm, no key) or oanor (the Hex API "
-                        "gateway, needs OANOR_API_KEY) [HEX_MCP_BACKEND; default oanor if OANOR_API_KEY is set, "
-                        "else hexpm]")
-    parser.add_argument("--base-url", default=default, help="override the selected backend's base URL [HEX_MCP_BASE_URL; defaults: "
-                        f"{DEFAULT_BASE_URLS['hexpm']}, {DEFAULT_BASE_URLS['oanor']}]")
-    parser.add_argument("--cache-dir", default=default, type=Path, help="disk cache directory [HEX_MCP_CACHE_DIR; default: the user "
-                        "cache dir, e.g. ~/.cache/hex-mcp]")
-    parser.add_argument("--no-cache", action="store_true", default=default, help="do not read or write the disk cache "
-                        "[HEX_MCP_NO_CACHE=1]")
-    parser.add_argument("--offline", action="store_true", default=default, help="answer only from the cache, whatever "
-                        "its age [HEX_MCP_OFFLINE=1]")
-    parser.add_argument("--log-level", default=default, type=str.upper, choices=LOG_LEVELS, help="stderr log level "
-                        "[HEX_MCP_LOG_LEVEL; default WARNING]")
+    parser.add_argument(
+        "--backend",
+        default=default,
+        choices=BACKENDS,
+        help="upstream: hexpm (hex.pm, no key) or oanor (the Hex API "
+        "gateway, needs OANOR_API_KEY) [HEX_MCP_BACKEND; default oanor if OANOR_API_KEY is set, "
+        "else hexpm]",
+    )
+    parser.add_argument(
+        "--base-url",
+        default=default,
+        help="override the selected backend's base URL [HEX_MCP_BASE_URL; defaults: "
+        f"{DEFAULT_BASE_URLS['hexpm']}, {DEFAULT_BASE_URLS['oanor']}]",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        default=default,
+        type=Path,
+        help="disk cache directory [HEX_MCP_CACHE_DIR; default: the user cache dir, e.g. ~/.cache/hex-mcp]",
+    )
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        default=default,
+        help="do not read or write the disk cache [HEX_MCP_NO_CACHE=1]",
+    )
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        default=default,
+        help="answer only from the cache, whatever its age [HEX_MCP_OFFLINE=1]",
+    )
+    parser.add_argument(
+        "--log-level",
+        default=default,
+        type=str.upper,
+        choices=LOG_LEVELS,
+        help="stderr log level [HEX_MCP_LOG_LEVEL; default WARNING]",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -80,50 +106,84 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"hex-mcp {__version__}")
     _common_options(parser)
     serve = parser.add_argument_group("serving")
-    serve.add_argument("--transport", choices=TRANSPORTS, help="MCP transport [HEX_MCP_TRANSPORT; default stdio]")
+    serve.add_argument(
+        "--transport", choices=TRANSPORTS, help="MCP transport [HEX_MCP_TRANSPORT; default stdio]"
+    )
     serve.add_argument("--host", help="HTTP bind address [HEX_MCP_HOST; default 127.0.0.1]")
     serve.add_argument("--port", type=int, help="HTTP port [HEX_MCP_PORT; default 8000]")
-    serve.add_argument("--allowed-host", action="append", metavar="HOST[:PORT|:*]", help="accept this Host header "
-                       "(and its https/http Origin) on the HTTP transports; repeatable. Use behind a proxy or with "
-                       "--host 0.0.0.0 [HEX_MCP_ALLOWED_HOSTS, comma-separated]")
-    serve.add_argument("--insecure-no-auth", action="store_true", help="allow a non-loopback --host without "
-                       "HEX_MCP_AUTH_TOKEN (anyone who can reach the port can use the server)")
+    serve.add_argument(
+        "--allowed-host",
+        action="append",
+        metavar="HOST[:PORT|:*]",
+        help="accept this Host header "
+        "(and its https/http Origin) on the HTTP transports; repeatable. Use behind a proxy or with "
+        "--host 0.0.0.0 [HEX_MCP_ALLOWED_HOSTS, comma-separated]",
+    )
+    serve.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        help="allow a non-loopback --host without "
+        "HEX_MCP_AUTH_TOKEN (anyone who can reach the port can use the server)",
+    )
 
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     cache = sub.add_parser("cache", help="operate the disk cache", description="Operate the disk cache.")
     _common_options(cache, sub=True)
     cache_sub = cache.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
-    for name, text in (("stats", "entries, size and calls this month"), ("clear", "remove every cached answer")):
+    for name, text in (
+        ("stats", "entries, size and calls this month"),
+        ("clear", "remove every cached answer"),
+    ):
         _common_options(cache_sub.add_parser(name, help=text, description=text), sub=True)
-    warm = cache_sub.add_parser("warm", help="prefetch packages", description="Fetch package, releases and latest "
-                                "stable release for each NAME, so later answers (or --offline) need no upstream.")
+    warm = cache_sub.add_parser(
+        "warm",
+        help="prefetch packages",
+        description="Fetch package, releases and latest "
+        "stable release for each NAME, so later answers (or --offline) need no upstream.",
+    )
     warm.add_argument("names", nargs="+", metavar="NAME")
     _common_options(warm, sub=True)
-    export = cache_sub.add_parser("export", help="write a snapshot", description="Write the cache to a JSON file.")
+    export = cache_sub.add_parser(
+        "export", help="write a snapshot", description="Write the cache to a JSON file."
+    )
     export.add_argument("file", type=Path)
     _common_options(export, sub=True)
-    imp = cache_sub.add_parser("import", help="load a snapshot", description="Load a snapshot written by export.")
+    imp = cache_sub.add_parser(
+        "import", help="load a snapshot", description="Load a snapshot written by export."
+    )
     imp.add_argument("file", type=Path)
     _common_options(imp, sub=True)
 
-    call = sub.add_parser("call", help="run one tool and print its answer", description="Run one tool "
-                          "in-process, through the same MCP validation and errors a host sees, and print its "
-                          "text answer. Values follow the tool's parameter types (integers, true/false, "
-                          "null); KEY=@FILE reads a file's text.",
-                          epilog="example: hex-mcp call hex_releases name=phoenix requirement='~> 1.7'")
+    call = sub.add_parser(
+        "call",
+        help="run one tool and print its answer",
+        description="Run one tool "
+        "in-process, through the same MCP validation and errors a host sees, and print its "
+        "text answer. Values follow the tool's parameter types (integers, true/false, "
+        "null); KEY=@FILE reads a file's text.",
+        epilog="example: hex-mcp call hex_releases name=phoenix requirement='~> 1.7'",
+    )
     call.add_argument("tool", nargs="?", metavar="TOOL", help="tool name (see `hex-mcp tools`)")
     call.add_argument("arguments", nargs="*", metavar="KEY=VALUE", help="tool arguments")
     call.add_argument("--json", action="store_true", help="print the structured content as JSON")
     _common_options(call, sub=True)
-    tools = sub.add_parser("tools", help="list the tools and their parameters", description="List each "
-                           "tool with a one-line description and its parameters (type, required or default, "
-                           "bounds).")
+    tools = sub.add_parser(
+        "tools",
+        help="list the tools and their parameters",
+        description="List each "
+        "tool with a one-line description and its parameters (type, required or default, "
+        "bounds).",
+    )
     tools.add_argument("--json", action="store_true", help="print names, descriptions and schemas as JSON")
     _common_options(tools, sub=True)
-    doctor = sub.add_parser("doctor", help="diagnose the setup", description="Check Python and package "
-                            "versions, the backend and its key, upstream reachability, latency and rate "
-                            "limits, the cache and offline mode: one line per check with what to do. Exit "
-                            "status 1 if any check fails.")
+    doctor = sub.add_parser(
+        "doctor",
+        help="diagnose the setup",
+        description="Check Python and package "
+        "versions, the backend and its key, upstream reachability, latency and rate "
+        "limits, the cache and offline mode: one line per check with what to do. Exit "
+        "status 1 if any check fails.",
+    )
     _common_options(doctor, sub=True)
     return parser
 
@@ -133,8 +193,14 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     if args.backend is not None and args.backend != settings.backend:
         settings = settings.with_backend(args.backend)
     overrides: dict[str, object] = {}
-    for attr, field in (("base_url", "base_url"), ("cache_dir", "cache_dir"), ("log_level", "log_level"),
-                        ("transport", "transport"), ("host", "host"), ("port", "port")):
+    for attr, field in (
+        ("base_url", "base_url"),
+        ("cache_dir", "cache_dir"),
+        ("log_level", "log_level"),
+        ("transport", "transport"),
+        ("host", "host"),
+        ("port", "port"),
+    ):
         value = getattr(args, attr, None)
         if value is not None:
             overrides[field] = value.rstrip("/") if attr == "base_url" else value
@@ -226,7 +292,9 @@ def serve(settings: Settings) -> int:
         app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(), lifespan="on"
     )
     server = uvicorn.Server(config)
-    log.warning("hex-mcp %s serving %s on http://%s:%s", __version__, settings.transport, settings.host, settings.port)
+    log.warning(
+        "hex-mcp %s serving %s on http://%s:%s", __version__, settings.transport, settings.host, settings.port
+    )
     # uvicorn handles SIGINT/SIGTERM itself and drains in-flight requests, then re-raises the signal to the
     # previous handler: SIGINT's raises KeyboardInterrupt (exit 0 in main), SIGTERM's default would kill us.
     signal.signal(signal.SIGTERM, _interrupt)
@@ -255,7 +323,7 @@ async def _run_until_signal(run: object) -> None:
 
 async def _serve_stdio(mcp: MCPServer[Any]) -> None:
     """`mcp.run_stdio_async()`, except that stdin is read by `_StdinLines`."""
-    from mcp.server.stdio import stdio_server  # noqa: PLC0415 - mcp is slow to import; --help stays fast
+    from mcp.server.stdio import stdio_server
 
     lowlevel = mcp._lowlevel_server  # the SDK offers no public way to serve on streams of our choosing
     lines = _StdinLines(sys.stdin.fileno())

@@ -152,7 +152,9 @@ class Settings:
             oanor_api_key=Secret(oanor_key) if oanor_key else None,
             cache_dir=Path(get("HEX_MCP_CACHE_DIR") or default_cache_dir()).expanduser(),
             cache_enabled=not parse_bool("HEX_MCP_NO_CACHE", get("HEX_MCP_NO_CACHE")),
-            cache_size_mb=parse_int("HEX_MCP_CACHE_SIZE_MB", get("HEX_MCP_CACHE_SIZE_MB") or "256", minimum=1),
+            cache_size_mb=parse_int(
+                "HEX_MCP_CACHE_SIZE_MB", get("HEX_MCP_CACHE_SIZE_MB") or "256", minimum=1
+            ),
             ttls=ttls,
             offline=parse_bool("HEX_MCP_OFFLINE", get("HEX_MCP_OFFLINE")),
             max_rps=parse_float("HEX_MCP_MAX_RPS", get("HEX_MCP_MAX_RPS")),
@@ -161,9 +163,13 @@ class Settings:
             transport=transport,
             host=get("HEX_MCP_HOST") or "127.0.0.1",
             port=parse_int("HEX_MCP_PORT", get("HEX_MCP_PORT") or "8000", minimum=0, maximum=65535),
-            allowed_hosts=tuple(h.strip() for h in (get("HEX_MCP_ALLOWED_HOSTS") or "").split(",") if h.strip()),
+            allowed_hosts=tuple(
+                h.strip() for h in (get("HEX_MCP_ALLOWED_HOSTS") or "").split(",") if h.strip()
+            ),
             auth_token=Secret(token) if (token := get("HEX_MCP_AUTH_TOKEN")) else None,
-            log_level=parse_choice("HEX_MCP_LOG_LEVEL", (get("HEX_MCP_LOG_LEVEL") or "WARNING").upper(), LOG_LEVELS),
+            log_level=parse_choice(
+                "HEX_MCP_LOG_LEVEL", (get("HEX_MCP_LOG_LEVEL") or "WARNING").upper(), LOG_LEVELS
+            ),
         )
 
 

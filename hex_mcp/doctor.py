@@ -31,8 +31,13 @@ from hex_mcp.upstream import UpstreamClient, clock_time
 Status = Literal["ok", "warn", "fail"]
 MIN_PYTHON = (3, 11)
 # The distribution behind `hex_mcp`, then what it imports at runtime (pyproject's dependencies).
-PACKAGES = (("hex-mcp", "mcp-server-hexpm"), ("mcp", "mcp"), ("httpx2", "httpx2"), ("pydantic", "pydantic"),
-            ("diskcache", "diskcache"))
+PACKAGES = (
+    ("hex-mcp", "mcp-server-hexpm"),
+    ("mcp", "mcp"),
+    ("httpx2", "httpx2"),
+    ("pydantic", "pydantic"),
+    ("diskcache", "diskcache"),
+)
 # A small, long-lived package: cheap for hex.pm to serve, and always there.
 PROBE_PACKAGE = "jason"
 # A diagnosis should report the first failure quickly rather than wait out the server's full deadline.
@@ -98,8 +103,13 @@ def check_python(version: tuple[int, int, int] | None = None) -> Check:
     text = f"{major}.{minor}.{micro} ({sys.executable})"
     if (major, minor) >= MIN_PYTHON:
         return Check("python", "ok", text)
-    return Check("python", "fail", text, f"hex-mcp needs Python {MIN_PYTHON[0]}.{MIN_PYTHON[1]} or newer; "
-                 "install it, e.g. with `uvx --python 3.12 mcp-server-hexpm`")
+    return Check(
+        "python",
+        "fail",
+        text,
+        f"hex-mcp needs Python {MIN_PYTHON[0]}.{MIN_PYTHON[1]} or newer; "
+        "install it, e.g. with `uvx --python 3.12 mcp-server-hexpm`",
+    )
 
 
 def check_packages() -> Check:
@@ -114,8 +124,12 @@ def check_packages() -> Check:
             else:
                 missing.append(label)
     if missing:
-        return Check("packages", "fail", ", ".join(found) + f"; missing: {', '.join(missing)}",
-                     "reinstall: `pip install --force-reinstall mcp-server-hexpm`")
+        return Check(
+            "packages",
+            "fail",
+            ", ".join(found) + f"; missing: {', '.join(missing)}",
+            "reinstall: `pip install --force-reinstall mcp-server-hexpm`",
+        )
     return Check("packages", "ok", ", ".join(found))
 
 
@@ -126,8 +140,13 @@ def check_backend(settings: Settings) -> Check:
         detail += " (custom base URL: HEX_MCP_BASE_URL or --base-url)"
     parts = urlsplit(settings.base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        return Check("backend", "fail", detail, "set HEX_MCP_BASE_URL to an http(s) URL, or unset it to use "
-                     f"{DEFAULT_BASE_URLS[settings.backend]}")
+        return Check(
+            "backend",
+            "fail",
+            detail,
+            "set HEX_MCP_BASE_URL to an http(s) URL, or unset it to use "
+            f"{DEFAULT_BASE_URLS[settings.backend]}",
+        )
     loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
     if parts.scheme == "http" and settings.api_key is not None and not loopback:
         return Check("backend", "warn", detail, "the API key would travel unencrypted: use an https base URL")
@@ -137,27 +156,43 @@ def check_backend(settings: Settings) -> Check:
 def check_key(settings: Settings) -> Check:
     if settings.backend == "oanor":
         if settings.oanor_api_key is None:
-            return Check("api key", "fail", "OANOR_API_KEY is not set; the Hex API gateway requires it",
-                         f"set OANOR_API_KEY (get one at {KEY_URLS['oanor']}), or use --backend hexpm, "
-                         "which needs no key")
+            return Check(
+                "api key",
+                "fail",
+                "OANOR_API_KEY is not set; the Hex API gateway requires it",
+                f"set OANOR_API_KEY (get one at {KEY_URLS['oanor']}), or use --backend hexpm, "
+                "which needs no key",
+            )
         return Check("api key", "ok", "OANOR_API_KEY is set (value hidden)")
     if settings.hex_api_key is None:
         detail = "HEX_API_KEY is not set: fine, public reads need no key (100 requests/minute per IP)"
     else:
         detail = "HEX_API_KEY is set (value hidden)"
     if settings.oanor_api_key is not None:
-        return Check("api key", "warn", detail + "; OANOR_API_KEY is set but unused with the hexpm backend",
-                     "unset HEX_MCP_BACKEND (or pass --backend oanor) to use the gateway, or unset the key")
+        return Check(
+            "api key",
+            "warn",
+            detail + "; OANOR_API_KEY is set but unused with the hexpm backend",
+            "unset HEX_MCP_BACKEND (or pass --backend oanor) to use the gateway, or unset the key",
+        )
     return Check("api key", "ok", detail)
 
 
 def check_cache_dir(settings: Settings) -> Check:
     if not settings.cache_enabled:
         if settings.offline:
-            return Check("cache dir", "fail", "disabled (--no-cache / HEX_MCP_NO_CACHE) while offline "
-                         "mode is on: nothing can answer", "drop --no-cache, or turn offline mode off")
-        return Check("cache dir", "warn", "disabled (--no-cache / HEX_MCP_NO_CACHE): every call goes "
-                     "upstream", "unset HEX_MCP_NO_CACHE for faster, quota-friendly answers")
+            return Check(
+                "cache dir",
+                "fail",
+                "disabled (--no-cache / HEX_MCP_NO_CACHE) while offline mode is on: nothing can answer",
+                "drop --no-cache, or turn offline mode off",
+            )
+        return Check(
+            "cache dir",
+            "warn",
+            "disabled (--no-cache / HEX_MCP_NO_CACHE): every call goes upstream",
+            "unset HEX_MCP_NO_CACHE for faster, quota-friendly answers",
+        )
     directory = settings.cache_dir
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -166,9 +201,13 @@ def check_cache_dir(settings: Settings) -> Check:
             probe.flush()
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
-        return Check("cache dir", "fail", f"{directory} is not writable ({reason})",
-                     "set HEX_MCP_CACHE_DIR (or --cache-dir) to a writable directory; without one the server "
-                     "runs uncached")
+        return Check(
+            "cache dir",
+            "fail",
+            f"{directory} is not writable ({reason})",
+            "set HEX_MCP_CACHE_DIR (or --cache-dir) to a writable directory; without one the server "
+            "runs uncached",
+        )
     return Check("cache dir", "ok", f"{directory} is writable")
 
 
@@ -183,12 +222,21 @@ def check_cache(settings: Settings, cache: ResponseCache) -> Check:
     stats = cache.stats()
     entries, size = stats["entries"], stats["size_bytes"]
     if entries is None or size is None:
-        return Check("cache", "warn", f"could not be read; {budget}",
-                     "clear it with `hex-mcp cache clear`, or point HEX_MCP_CACHE_DIR elsewhere")
+        return Check(
+            "cache",
+            "warn",
+            f"could not be read; {budget}",
+            "clear it with `hex-mcp cache clear`, or point HEX_MCP_CACHE_DIR elsewhere",
+        )
     detail = f"{entries} {'entry' if entries == 1 else 'entries'}, {human_bytes(size)}; {budget}"
     if quota is not None and calls >= quota:
-        return Check("cache", "warn", detail, "the monthly quota is spent: answers come from the cache until "
-                     "next month; raise HEX_MCP_MONTHLY_QUOTA to allow more calls")
+        return Check(
+            "cache",
+            "warn",
+            detail,
+            "the monthly quota is spent: answers come from the cache until "
+            "next month; raise HEX_MCP_MONTHLY_QUOTA to allow more calls",
+        )
     return Check("cache", "ok", detail)
 
 
@@ -197,9 +245,13 @@ def check_offline(settings: Settings, cache: ResponseCache) -> Check:
         return Check("offline", "ok", "off: answers come from upstream and are cached")
     entries = cache.stats()["entries"] if cache.enabled else None
     if not entries:
-        return Check("offline", "fail", "on, and the cache is empty: every question will fail",
-                     "while online, run `hex-mcp cache warm NAME...` or `hex-mcp cache import FILE`, "
-                     "or unset HEX_MCP_OFFLINE")
+        return Check(
+            "offline",
+            "fail",
+            "on, and the cache is empty: every question will fail",
+            "while online, run `hex-mcp cache warm NAME...` or `hex-mcp cache import FILE`, "
+            "or unset HEX_MCP_OFFLINE",
+        )
     return Check("offline", "ok", f"on: answers come only from the cache ({entries} cached), whatever age")
 
 
@@ -214,42 +266,59 @@ async def probe_upstream(settings: Settings, cache: ResponseCache | None = None)
     quota = settings.monthly_quota
     if cache is not None and quota is not None and cache.calls_this_month(settings.backend) >= quota:
         spent = f"skipped: the monthly quota of {quota} calls (HEX_MCP_MONTHLY_QUOTA) is spent"
-        return Probe(Check("upstream", "warn", spent, "raise HEX_MCP_MONTHLY_QUOTA, or wait for next month"),
-                     Check("rate limit", "ok", "skipped (no call made)"))
+        return Probe(
+            Check("upstream", "warn", spent, "raise HEX_MCP_MONTHLY_QUOTA, or wait for next month"),
+            Check("rate limit", "ok", "skipped (no call made)"),
+        )
     mapping = backend_for(settings.backend)
     endpoint = mapping.meta_endpoint() or mapping.package_endpoint(PROBE_PACKAGE)
     quick = dataclasses.replace(settings, retries=0, timeout=min(settings.timeout, PROBE_TIMEOUT))
     on_attempt = (lambda: cache.count_call(settings.backend)) if cache is not None else None
     client = UpstreamClient(quick, on_attempt=on_attempt)
-    request = f"GET {endpoint.path}" + (f"?{'&'.join(f'{k}={v}' for k, v in endpoint.params)}"
-                                        if endpoint.params else "")
+    request = f"GET {endpoint.path}" + (
+        f"?{'&'.join(f'{k}={v}' for k, v in endpoint.params)}" if endpoint.params else ""
+    )
     started = time.perf_counter()
     try:
         await client.get(endpoint.path, endpoint.params_dict)
     except NotFound as exc:
         elapsed = round((time.perf_counter() - started) * 1000)
-        check = Check("upstream", "warn", f"{settings.backend_label} answered {request} in {elapsed} ms, "
-                      f"but: {exc}", "check HEX_MCP_BASE_URL: it ends in /api (hex.pm) or /hex-api (gateway)")
+        check = Check(
+            "upstream",
+            "warn",
+            f"{settings.backend_label} answered {request} in {elapsed} ms, but: {exc}",
+            "check HEX_MCP_BASE_URL: it ends in /api (hex.pm) or /hex-api (gateway)",
+        )
     except AuthError as exc:
         what, _advice = split_advice(str(exc))
         check = Check("upstream", "fail", f"{request}: {what}", _key_fix(settings))
     except HexError as exc:
         # Upstream messages read "what happened. What to do."; the second half becomes the fix line.
         what, advice = split_advice(str(exc))
-        check = Check("upstream", "fail", f"{request}: {what}", advice or "check the network, proxy "
-                      "settings and HEX_MCP_BASE_URL; `hex-mcp --offline` answers from the cache meanwhile")
+        check = Check(
+            "upstream",
+            "fail",
+            f"{request}: {what}",
+            advice
+            or "check the network, proxy "
+            "settings and HEX_MCP_BASE_URL; `hex-mcp --offline` answers from the cache meanwhile",
+        )
     else:
         elapsed = round((time.perf_counter() - started) * 1000)
         status: Status = "ok" if elapsed < 3000 else "warn"
-        check = Check("upstream", status, f"{settings.backend_label} answered {request} in {elapsed} ms",
-                      None if status == "ok" else "slow: raise HEX_MCP_TIMEOUT if calls time out")
+        check = Check(
+            "upstream",
+            status,
+            f"{settings.backend_label} answered {request} in {elapsed} ms",
+            None if status == "ok" else "slow: raise HEX_MCP_TIMEOUT if calls time out",
+        )
     finally:
         await client.aclose()
     return Probe(check, rate_check(settings, client, answered=check.status != "fail"))
 
 
 def split_advice(message: str) -> tuple[str, str | None]:
-    """"X failed (HTTP 401). Set Y." → ("X failed (HTTP 401).", "Set Y.")"""
+    """ "X failed (HTTP 401). Set Y." → ("X failed (HTTP 401).", "Set Y.")"""
     end = _SENTENCE_END.search(message)
     if end is None:
         return message, None
@@ -268,8 +337,12 @@ def rate_check(settings: Settings, client: UpstreamClient, *, answered: bool) ->
         if not answered:
             return Check("rate limit", "warn", "unknown (no answer from upstream)")
         if settings.backend == "oanor":
-            return Check("rate limit", "ok", "the gateway sends no rate-limit headers; it meters a monthly "
-                         "quota (set HEX_MCP_MONTHLY_QUOTA to budget it locally)")
+            return Check(
+                "rate limit",
+                "ok",
+                "the gateway sends no rate-limit headers; it meters a monthly "
+                "quota (set HEX_MCP_MONTHLY_QUOTA to budget it locally)",
+            )
         return Check("rate limit", "ok", "no x-ratelimit headers in the answer")
     reset = f", window resets {clock_time(rate.reset)}" if rate.reset is not None else ""
     remaining = "?" if rate.remaining is None else rate.remaining
@@ -295,8 +368,10 @@ async def diagnose(settings: Settings) -> list[Check]:
     cache = ResponseCache(settings if usable else dataclasses.replace(settings, cache_enabled=False))
     try:
         if backend.status == "fail":
-            probe = Probe(Check("upstream", "fail", "skipped: the base URL is unusable"),
-                          Check("rate limit", "warn", "unknown (no call made)"))
+            probe = Probe(
+                Check("upstream", "fail", "skipped: the base URL is unusable"),
+                Check("rate limit", "warn", "unknown (no call made)"),
+            )
         else:
             probe = await probe_upstream(settings, cache)
         contents = check_cache(settings, cache)

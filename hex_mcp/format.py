@@ -140,9 +140,7 @@ def package(view: PackageView) -> str:
         latest += f" · newer pre-release: {view.latest_prerelease} (not stable)"
     lines.append(latest)
     count = view.release_count
-    retired = (
-        f", {view.retired_count} retired" if view.retired_count else "" if view.retired_count is not None else ""
-    )
+    retired = f", {view.retired_count} retired" if view.retired_count else ""
     recent = ", ".join(_ref(r) for r in view.recent_releases)
     lines.append(f"releases: {count if count is not None else '?'}{retired} · newest: {recent}")
     if count is not None and count > len(view.recent_releases):
@@ -154,13 +152,24 @@ def package(view: PackageView) -> str:
     if view.links:
         lines.append("links: " + " · ".join(f"{k} {v}" for k, v in view.links.items()))
     # The hex.pm page URL and the rebar.config line are derivable; they stay in the structured content only.
-    install = [x for x in (view.docs_url and f"docs {view.docs_url}", view.mix_snippet and f"mix.exs {view.mix_snippet}") if x]
+    install = [
+        x
+        for x in (
+            view.docs_url and f"docs {view.docs_url}",
+            view.mix_snippet and f"mix.exs {view.mix_snippet}",
+        )
+        if x
+    ]
     if install:
         lines.append(" · ".join(install))
     if view.retired_count is None:
         lines.append(f"retirements: {NOT_VIA_GATEWAY}")
     lines.extend(advisories_lines(view.advisories))
-    dates = [d for d in (view.inserted and f"created {view.inserted}", view.updated and f"updated {view.updated}") if d]
+    dates = [
+        d
+        for d in (view.inserted and f"created {view.inserted}", view.updated and f"updated {view.updated}")
+        if d
+    ]
     if dates:
         lines.append(" · ".join(dates))
     lines.append(freshness_line(view.freshness))
@@ -180,7 +189,12 @@ def _pre_run(refs: Sequence[ReleaseRef], start: int) -> int:
     end = start + 1
     while end < len(refs):
         r = refs[end]
-        if r.retirement or "-" not in r.version or r.version.split("-", 1)[0] != base or _year(r) != _year(first):
+        if (
+            r.retirement
+            or "-" not in r.version
+            or r.version.split("-", 1)[0] != base
+            or _year(r) != _year(first)
+        ):
             break
         end += 1
     return end
@@ -235,7 +249,9 @@ def releases(view: ReleasesView) -> str:
     hidden = listed - view.shown
     if hidden > 0:
         req = f', requirement="{view.requirement}"' if view.requirement else ""
-        lines.append(_more_line(hidden, f'hex_releases with name="{view.name}"{req}, limit={min(500, listed)}'))
+        lines.append(
+            _more_line(hidden, f'hex_releases with name="{view.name}"{req}, limit={min(500, listed)}')
+        )
     if not view.retirements_known:
         lines.append(f"retirements: {NOT_VIA_GATEWAY}")
     lines.append(freshness_line(view.freshness))
@@ -284,7 +300,11 @@ def release(view: ReleaseView) -> str:
     lines.extend(advisories_lines(r.advisories))
     if r.checksum:
         lines.append(f"checksum (sha256): {r.checksum}")
-    extras = [e for e in (r.mix_snippet and f"mix.exs {r.mix_snippet}", r.publisher and f"publisher {r.publisher}") if e]
+    extras = [
+        e
+        for e in (r.mix_snippet and f"mix.exs {r.mix_snippet}", r.publisher and f"publisher {r.publisher}")
+        if e
+    ]
     if extras:
         lines.append(" · ".join(extras))
     urls = [u for u in (r.docs_url and f"docs {r.docs_url}", r.html_url and f"hex {r.html_url}") if u]
@@ -366,7 +386,9 @@ def meta(view: MetaView) -> str:
             f"cache: {view.cache_dir} · {view.cache_entries if view.cache_entries is not None else '?'} entries · "
             f"{_size(view.cache_size_bytes)} · hit ratio this process: {ratio}"
         )
-    quota = f"{view.monthly_quota}" if view.monthly_quota is not None else "no limit set (HEX_MCP_MONTHLY_QUOTA)"
+    quota = (
+        f"{view.monthly_quota}" if view.monthly_quota is not None else "no limit set (HEX_MCP_MONTHLY_QUOTA)"
+    )
     lines.append(f"upstream calls this month: {view.upstream_calls_month} · quota: {quota}")
     if view.rate_limit is not None:
         rl = view.rate_limit

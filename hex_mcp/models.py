@@ -70,7 +70,9 @@ class Package(_Model):
     release_count: int | None = None
     releases_complete: bool = Field(default=True, description="False when only recent releases are known")
     retirements_known: bool = Field(default=True, description="False when the backend does not expose them")
-    advisories: list[Advisory] | None = Field(default=None, description="None: not available via this backend")
+    advisories: list[Advisory] | None = Field(
+        default=None, description="None: not available via this backend"
+    )
     inserted_at: str | None = None
     updated_at: str | None = None
     html_url: str | None = None
@@ -145,7 +147,9 @@ class Freshness(_Model):
     fetched_at: str = Field(description="ISO-8601 UTC time the data left upstream")
     age_seconds: int
     from_cache: bool
-    stale_reason: str | None = Field(default=None, description="set when a stale entry answered a failed call")
+    stale_reason: str | None = Field(
+        default=None, description="set when a stale entry answered a failed call"
+    )
 
 
 class PackageView(_Model):
@@ -178,7 +182,9 @@ class ReleasesView(_Model):
     latest_stable_version: str | None
     latest_prerelease: str | None
     requirement: str | None = None
-    highest_match: str | None = Field(default=None, description="highest non-retired release matching requirement")
+    highest_match: str | None = Field(
+        default=None, description="highest non-retired release matching requirement"
+    )
     matching: int | None = Field(default=None, description="releases matching requirement")
     include_prereleases: bool = False
     retirements_known: bool
@@ -283,7 +289,15 @@ OutdatedStatus = Literal[
 ]
 # Problems first: what needs action now, then how big the available step is.
 OUTDATED_ORDER: tuple[OutdatedStatus, ...] = (
-    "vulnerable", "retired", "major", "minor", "patch", "unresolved", "current", "not_found", "error"
+    "vulnerable",
+    "retired",
+    "major",
+    "minor",
+    "patch",
+    "unresolved",
+    "current",
+    "not_found",
+    "error",
 )
 
 

@@ -82,7 +82,9 @@ def pick_version(pkg: Package, name: str, text: str) -> tuple[str, str | None]:
             newest = [r.version for r in pkg.releases[:3]]
             raise NotFound(
                 f"{name} has no stable release yet, only pre-releases ({', '.join(newest)}). Ask for one by "
-                f"version, e.g. version='{newest[0]}'." if newest else f"{name} has no releases."
+                f"version, e.g. version='{newest[0]}'."
+                if newest
+                else f"{name} has no releases."
             )
         return chosen, "latest"
     if is_requirement(text):

@@ -31,7 +31,7 @@ from mcp.types import (
     TextContent,
     ToolAnnotations,
 )
-from pydantic import AnyHttpUrl, BaseModel, Field, WithJsonSchema
+from pydantic import AnyHttpUrl, BaseModel, WithJsonSchema
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -68,7 +68,9 @@ Read-only answers about packages on Hex (hex.pm), the Elixir, Erlang and Gleam r
 Versions are SemVer; pre-releases are never reported as "latest stable". Every answer ends with its source and age.
 """
 
-READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
+READ_ONLY = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
+)
 
 
 def _param(schema: dict[str, Any]) -> WithJsonSchema:
@@ -152,15 +154,25 @@ SearchQuery = Annotated[
 SearchPageArg = Annotated[
     int,
     _param(
-        {"type": "integer", "minimum": 1, "maximum": validate.SEARCH_PAGE_MAX, "default": 1,
-         "description": "1-based page."}
+        {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": validate.SEARCH_PAGE_MAX,
+            "default": 1,
+            "description": "1-based page.",
+        }
     ),
 ]
 SearchLimit = Annotated[
     int,
     _param(
-        {"type": "integer", "minimum": 1, "maximum": validate.SEARCH_LIMIT_MAX, "default": 20,
-         "description": "Hits per page (1-100)."}
+        {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": validate.SEARCH_LIMIT_MAX,
+            "default": 20,
+            "description": "Hits per page (1-100).",
+        }
     ),
 ]
 SearchSort = Annotated[
@@ -207,7 +219,7 @@ DepsText = Annotated[
             "type": "string",
             "minLength": 1,
             "maxLength": validate.DEPS_MAX,
-            "description": "The text of a mix.lock, the deps list of a mix.exs ({:phoenix, \"~> 1.7\"}, ...), or "
+            "description": 'The text of a mix.lock, the deps list of a mix.exs ({:phoenix, "~> 1.7"}, ...), or '
             "one dependency per line ('jason 1.4.4', 'phoenix ~> 1.7'). git, path and private deps are listed "
             "as skipped.",
         }
@@ -221,7 +233,9 @@ class AppState:
 
 
 def _result(view: M, text: str) -> CallToolResult:
-    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=view.model_dump(mode="json"))
+    return CallToolResult(
+        content=[TextContent(type="text", text=text)], structured_content=view.model_dump(mode="json")
+    )
 
 
 async def _answer(work: Awaitable[M]) -> M:
@@ -288,7 +302,9 @@ def create_server(
         auth_kwargs = {
             "token_verifier": StaticTokenVerifier(settings.auth_token.reveal()),
             "auth": AuthSettings(
-                issuer_url=AnyHttpUrl("https://hex-mcp.invalid"), resource_server_url=None, required_scopes=["read"]
+                issuer_url=AnyHttpUrl("https://hex-mcp.invalid"),
+                resource_server_url=None,
+                required_scopes=["read"],
             ),
         }
     mcp: MCPServer[AppState] = MCPServer(
@@ -309,12 +325,16 @@ def create_server(
         """Register a read-only tool whose docstring, reflowed to one paragraph, is the model-facing description."""
 
         def register(fn: Callable[..., Any]) -> Any:
-            return mcp.tool(title=title, annotations=READ_ONLY, description=" ".join((fn.__doc__ or "").split()))(fn)
+            return mcp.tool(
+                title=title, annotations=READ_ONLY, description=" ".join((fn.__doc__ or "").split())
+            )(fn)
 
         return register
 
     @tool("Hex package")
-    async def hex_package(name: PackageName, ctx: Context[AppState]) -> Annotated[CallToolResult, PackageView]:
+    async def hex_package(
+        name: PackageName, ctx: Context[AppState]
+    ) -> Annotated[CallToolResult, PackageView]:
         """One Hex package: description, latest stable version (and any newer pre-release), newest releases,
         downloads (all-time, 90 days, week, day), licenses, owners, links, docs, the mix.exs/rebar.config line,
         retired releases and active security advisories."""

@@ -136,7 +136,9 @@ class HexService:
         self.backend: BackendMapping = backend_for(settings.backend)
         self.cache = cache if cache is not None else ResponseCache(settings)
         self.upstream = UpstreamClient(
-            settings, http_transport=http_transport, on_attempt=lambda: self.cache.count_call(settings.backend)
+            settings,
+            http_transport=http_transport,
+            on_attempt=lambda: self.cache.count_call(settings.backend),
         )
         self._flight = SingleFlight()
         # (cache key, parser) -> (fetched_at, etag, value) of the entry parsed last; see `_parse_entry`.
@@ -167,7 +169,9 @@ class HexService:
                 "question. Run `hex-mcp cache warm NAME` while online, or import a snapshot with "
                 "`hex-mcp cache import FILE`."
             )
-        result: Fetched[T] = await self._flight.run(key, lambda: self._refresh(endpoint, key, entry, ttl, parse))
+        result: Fetched[T] = await self._flight.run(
+            key, lambda: self._refresh(endpoint, key, entry, ttl, parse)
+        )
         return result
 
     def _parse_entry(self, key: str, entry: CacheEntry, parse: Callable[[Any], T]) -> T:
@@ -200,7 +204,9 @@ class HexService:
             )
             if response.status == 304:
                 if entry is None:
-                    raise BadResponse(f"{self.settings.backend_label} answered 304 to a request without an ETag.")
+                    raise BadResponse(
+                        f"{self.settings.backend_label} answered 304 to a request without an ETag."
+                    )
                 fresh = CacheEntry(entry.data, time.time(), response.etag or entry.etag)
             else:
                 fresh = CacheEntry(response.data, time.time(), response.etag)
@@ -235,7 +241,9 @@ class HexService:
                 "HEX_MCP_MONTHLY_QUOTA to allow more calls."
             )
 
-    def _freshness(self, entry: CacheEntry, *, from_cache: bool, stale_reason: str | None = None) -> Freshness:
+    def _freshness(
+        self, entry: CacheEntry, *, from_cache: bool, stale_reason: str | None = None
+    ) -> Freshness:
         return Freshness(
             source=self.settings.backend,
             fetched_at=utc_iso(entry.fetched_at),
@@ -261,7 +269,8 @@ class HexService:
     async def _release(self, name: str, version: str) -> Fetched[Release]:
         try:
             return await self.fetch(
-                self.backend.release_endpoint(name, version), lambda data: self.backend.parse_release(data, name)
+                self.backend.release_endpoint(name, version),
+                lambda data: self.backend.parse_release(data, name),
             )
         except NotFound:
             releases = await self._releases(name)  # raises PackageNotFound when the package itself is missing
@@ -347,7 +356,10 @@ class HexService:
         if requested is not None:
             latest = (await self._releases(name)).value.latest_stable_version
         return ReleaseView(
-            release=fetched.value, requested=requested, latest_stable_version=latest, freshness=fetched.freshness
+            release=fetched.value,
+            requested=requested,
+            latest_stable_version=latest,
+            freshness=fetched.freshness,
         )
 
     async def search(self, q: str, page: int = 1, limit: int = 20, sort: str | None = None) -> SearchView:

@@ -140,10 +140,7 @@ def unknown_tool_message(name: str, tools: Sequence[Tool]) -> str:
     names = [tool.name for tool in tools]
     guess = difflib.get_close_matches(name, names, n=1)
     hint = f" Did you mean {guess[0]!r}?" if guess else ""
-    return (
-        f"unknown tool {name!r}.{hint} Tools: {', '.join(names)}. "
-        "`hex-mcp tools` lists their parameters."
-    )
+    return f"unknown tool {name!r}.{hint} Tools: {', '.join(names)}. `hex-mcp tools` lists their parameters."
 
 
 # A sentence ends at ". " before a capital letter, but not after an abbreviation such as "e.g.".
@@ -178,8 +175,10 @@ def describe_param(name: str, prop: Mapping[str, Any], required: bool, width: in
         facts.append("required")
     elif "default" in prop:
         facts.append(f"default {json.dumps(prop['default'])}")
-    bounds = [_span(prop.get("minimum"), prop.get("maximum")),
-              _span(prop.get("minLength"), prop.get("maxLength"), " chars")]
+    bounds = [
+        _span(prop.get("minimum"), prop.get("maximum")),
+        _span(prop.get("minLength"), prop.get("maxLength"), " chars"),
+    ]
     facts.extend(b for b in bounds if b)
     choices = [c for c in prop.get("enum") or [] if c is not None]
     if choices:

@@ -38,7 +38,6 @@ class DepCheck:
     retirements_known: bool | None
 
 
-
 # A pre-release to its final release ("pre") is the smallest step there is: grouped with patches.
 _STEP_STATUS: dict[str, OutdatedStatus] = {
     "major": "major",

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import anyio
@@ -100,7 +101,9 @@ class UpstreamClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def get(self, path: str, params: Mapping[str, str] | None = None, etag: str | None = None) -> UpstreamResponse:
+    async def get(
+        self, path: str, params: Mapping[str, str] | None = None, etag: str | None = None
+    ) -> UpstreamResponse:
         """GET `path` under the base URL, retrying transient failures within the settings' deadline."""
         try:
             with anyio.fail_after(self.settings.timeout):
@@ -111,7 +114,9 @@ class UpstreamClient:
                 "Try again in a minute; raise HEX_MCP_TIMEOUT if your network is slow."
             ) from None
 
-    async def _get_with_retries(self, path: str, params: dict[str, str], etag: str | None) -> UpstreamResponse:
+    async def _get_with_retries(
+        self, path: str, params: dict[str, str], etag: str | None
+    ) -> UpstreamResponse:
         attempt = 0
         while True:
             try:
@@ -344,8 +349,6 @@ def _retry_after(headers: httpx2.Headers, now: float) -> float | None:
     if value.isdigit():
         return now + int(value)
     try:
-        from email.utils import parsedate_to_datetime
-
         return parsedate_to_datetime(value).timestamp()
     except (TypeError, ValueError):
         return None

@@ -61,8 +61,11 @@ def dependencies() -> list[str]:
 def source_files() -> list[Path]:
     """The package files a bundle carries: Python sources and the typing marker, never caches."""
     package = ROOT / "hex_mcp"
-    return sorted(p for p in package.rglob("*") if p.is_file() and p.suffix in (".py", ".typed")
-                  and "__pycache__" not in p.parts)
+    return sorted(
+        p
+        for p in package.rglob("*")
+        if p.is_file() and p.suffix in (".py", ".typed") and "__pycache__" not in p.parts
+    )
 
 
 def vendored_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
@@ -80,8 +83,10 @@ def build(outdir: Path, *, vendor: bool) -> Path:
     version = __version__
     manifest = json.loads(MANIFEST.read_text(encoding="utf-8"))
     if manifest.get("version") != version:
-        raise SystemExit(f"manifest.json says version {manifest.get('version')!r} but hex_mcp is {version}: "
-                         "run `python scripts/build_mcpb.py --sync` first")
+        raise SystemExit(
+            f"manifest.json says version {manifest.get('version')!r} but hex_mcp is {version}: "
+            "run `python scripts/build_mcpb.py --sync` first"
+        )
     with tempfile.TemporaryDirectory(prefix="hex-mcp-mcpb-") as tmp:
         stage = Path(tmp)
         for path in source_files():
@@ -93,13 +98,24 @@ def build(outdir: Path, *, vendor: bool) -> Path:
                 shutil.copy2(ROOT / name, stage / name)
         if vendor:
             subprocess.run(
-                [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                 "--target", str(stage / "lib"), "--only-binary=:all:", *dependencies()],
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "--target",
+                    str(stage / "lib"),
+                    "--only-binary=:all:",
+                    *dependencies(),
+                ],
                 check=True,
             )
             manifest = vendored_manifest(manifest)
-        (stage / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n",
-                                             encoding="utf-8")
+        (stage / "manifest.json").write_text(
+            json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
         outdir.mkdir(parents=True, exist_ok=True)
         bundle = outdir / f"hex-mcp-{version}.mcpb"
         with zipfile.ZipFile(bundle, "w", compression=zipfile.ZIP_DEFLATED) as archive:

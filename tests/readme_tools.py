@@ -73,4 +73,4 @@ async def tool_reference() -> str:
 
 
 if __name__ == "__main__":
-    print(anyio.run(tool_reference))  # noqa: T201
+    print(anyio.run(tool_reference))

@@ -67,7 +67,12 @@ def test_export_import_snapshot(tmp_path: Path) -> None:
     raw = json.loads(snapshot.read_text())
     assert raw["format"] == SNAPSHOT_FORMAT
     assert raw["entries"] == [
-        {"key": "hexpm|https://hex.pm/api|/packages/jason?", "data": {"name": "jason"}, "fetched_at": 1.0, "etag": None}
+        {
+            "key": "hexpm|https://hex.pm/api|/packages/jason?",
+            "data": {"name": "jason"},
+            "fetched_at": 1.0,
+            "etag": None,
+        }
     ]
     target = ResponseCache(Settings(cache_dir=tmp_path / "b"))
     assert target.import_(snapshot) == 1
@@ -86,7 +91,9 @@ def test_import_rejects_foreign_files(tmp_path: Path) -> None:
     cache.close()
 
 
-def test_unwritable_dir_warns_once_and_serves_uncached(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_unwritable_dir_warns_once_and_serves_uncached(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     with caplog.at_level(logging.WARNING, logger="hex_mcp.cache"):
@@ -96,8 +103,9 @@ def test_unwritable_dir_warns_once_and_serves_uncached(tmp_path: Path, caplog: p
     assert cache.get(cache.key(ENDPOINT)) is None
     cache.count_call("hexpm")
     assert cache.calls_this_month("hexpm") == 1  # still counted, in memory
-    assert [r.message for r in caplog.records if r.name == "hex_mcp.cache"][0].startswith("cache disabled")
-    assert len([r for r in caplog.records if r.name == "hex_mcp.cache"]) == 1
+    messages = [r.message for r in caplog.records if r.name == "hex_mcp.cache"]
+    assert len(messages) == 1
+    assert messages[0].startswith("cache disabled")
 
 
 def test_corrupt_cache_file_disables_the_cache(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -120,7 +128,9 @@ def test_size_limit_evicts(tmp_path: Path) -> None:
     cache = ResponseCache(Settings(cache_dir=tmp_path, cache_size_mb=1))
     blob = "x" * 100_000
     for i in range(40):  # 4 MB into a 1 MB cache
-        cache.set(cache.key(Endpoint("package", f"/packages/p{i}")), CacheEntry({"blob": blob}, 1.0), ttl=3600)
+        cache.set(
+            cache.key(Endpoint("package", f"/packages/p{i}")), CacheEntry({"blob": blob}, 1.0), ttl=3600
+        )
     stats = cache.stats()
     assert stats["size_bytes"] < 2 * 1024 * 1024
     assert stats["entries"] < 40

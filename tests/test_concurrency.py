@@ -21,7 +21,16 @@ from tests.test_e2e import hex_mcp_command, server_env
 pytestmark = pytest.mark.anyio
 
 PACKAGES = [
-    "phoenix", "jason", "plug", "ecto", "telemetry", "decimal", "mime", "plug_cowboy", "cowboy", "bandit"
+    "phoenix",
+    "jason",
+    "plug",
+    "ecto",
+    "telemetry",
+    "decimal",
+    "mime",
+    "plug_cowboy",
+    "cowboy",
+    "bandit",
 ]
 
 

@@ -82,8 +82,9 @@ def test_bad_env_values_name_the_variable(env: dict[str, str], needle: str) -> N
 
 
 def test_secrets_never_show_in_repr() -> None:
-    settings = Settings.from_env({"OANOR_API_KEY": "gw-secret", "HEX_API_KEY": "hex-secret",
-                                  "HEX_MCP_AUTH_TOKEN": "tok-secret"})
+    settings = Settings.from_env(
+        {"OANOR_API_KEY": "gw-secret", "HEX_API_KEY": "hex-secret", "HEX_MCP_AUTH_TOKEN": "tok-secret"}
+    )
     text = repr(settings) + str(settings)
     for secret in ("gw-secret", "hex-secret", "tok-secret"):
         assert secret not in text
@@ -94,8 +95,19 @@ def test_flags_override_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     monkeypatch.setenv("HEX_MCP_TRANSPORT", "sse")
     monkeypatch.setenv("HEX_MCP_CACHE_DIR", "/nowhere")
     args = cli.build_parser().parse_args(
-        ["--transport", "streamable-http", "--cache-dir", str(tmp_path), "--backend", "oanor", "--offline",
-         "--allowed-host", "a.example", "--allowed-host", "b.example:*"]
+        [
+            "--transport",
+            "streamable-http",
+            "--cache-dir",
+            str(tmp_path),
+            "--backend",
+            "oanor",
+            "--offline",
+            "--allowed-host",
+            "a.example",
+            "--allowed-host",
+            "b.example:*",
+        ]
     )
     settings = cli.settings_from_args(args)
     assert settings.transport == "streamable-http"
@@ -123,7 +135,7 @@ def test_version_flag(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_non_loopback_bind_without_token_refuses(capsys: pytest.CaptureFixture[str]) -> None:
-    code = cli.main(["--transport", "streamable-http", "--host", "0.0.0.0"])  # noqa: S104 - the refused case
+    code = cli.main(["--transport", "streamable-http", "--host", "0.0.0.0"])
     assert code == 2
     err = capsys.readouterr().err
     assert "refusing to serve on 0.0.0.0 without authentication" in err and "HEX_MCP_AUTH_TOKEN" in err
@@ -131,14 +143,23 @@ def test_non_loopback_bind_without_token_refuses(capsys: pytest.CaptureFixture[s
 
 @pytest.mark.parametrize(
     ("host", "loopback"),
-    [("127.0.0.1", True), ("localhost", True), ("::1", True), ("127.0.0.2", True), ("0.0.0.0", False),  # noqa: S104
-     ("10.0.0.5", False), ("example.com", False)],
+    [
+        ("127.0.0.1", True),
+        ("localhost", True),
+        ("::1", True),
+        ("127.0.0.2", True),
+        ("0.0.0.0", False),
+        ("10.0.0.5", False),
+        ("example.com", False),
+    ],
 )
 def test_is_loopback(host: str, loopback: bool) -> None:
     assert cli.is_loopback(host) is loopback
 
 
-def test_bad_env_is_a_usage_error(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_env_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("HEX_MCP_BACKEND", "npm")
     with pytest.raises(SystemExit) as info:
         cli.main([])
@@ -147,7 +168,7 @@ def test_bad_env_is_a_usage_error(monkeypatch: pytest.MonkeyPatch, capsys: pytes
 
 
 def test_check_http_exposure_allows_token_or_explicit_opt_out() -> None:
-    cli.check_http_exposure(Settings(transport="sse", host="0.0.0.0", auth_token=Secret("t")))  # noqa: S104
-    cli.check_http_exposure(Settings(transport="sse", host="0.0.0.0", insecure_no_auth=True))  # noqa: S104
+    cli.check_http_exposure(Settings(transport="sse", host="0.0.0.0", auth_token=Secret("t")))
+    cli.check_http_exposure(Settings(transport="sse", host="0.0.0.0", insecure_no_auth=True))
     with pytest.raises(ConfigError):
-        cli.check_http_exposure(Settings(transport="sse", host="0.0.0.0"))  # noqa: S104
+        cli.check_http_exposure(Settings(transport="sse", host="0.0.0.0"))

@@ -26,8 +26,17 @@ from hex_mcp.service import HexService
 from tests.conftest import OANOR_KEY
 from tests.fake_upstream import FakeUpstream
 
-NAMES = ["python", "packages", "backend", "api key", "upstream", "rate limit", "cache dir", "cache",
-         "offline"]
+NAMES = [
+    "python",
+    "packages",
+    "backend",
+    "api key",
+    "upstream",
+    "rate limit",
+    "cache dir",
+    "cache",
+    "offline",
+]
 
 
 @pytest.fixture
@@ -78,7 +87,9 @@ def test_gateway_healthy(make_settings: Callable[..., Settings], fake: FakeUpstr
 
 
 def test_unreachable_upstream_fails(
-    make_settings: Callable[..., Settings], capsys: pytest.CaptureFixture[str], tmp_path: Path,
+    make_settings: Callable[..., Settings],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
     clean_env: None,
 ) -> None:
     url = f"http://127.0.0.1:{closed_port()}/api"
@@ -123,8 +134,11 @@ def test_unused_gateway_key_is_a_warning(make_settings: Callable[..., Settings])
 
 
 def test_unwritable_cache_dir_fails(
-    make_settings: Callable[..., Settings], tmp_path: Path, capsys: pytest.CaptureFixture[str],
-    clean_env: None, fake: FakeUpstream,
+    make_settings: Callable[..., Settings],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    clean_env: None,
+    fake: FakeUpstream,
 ) -> None:
     # A directory under a regular file can never be created, even by root (chmod would not stop root).
     blocker = tmp_path / "not-a-dir"
@@ -142,7 +156,10 @@ def test_unwritable_cache_dir_fails(
 
 
 def test_key_values_never_appear(
-    fake: FakeUpstream, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    fake: FakeUpstream,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
     clean_env: None,
 ) -> None:
     hex_key = "hexkey-0123456789abcdef-never-print"

@@ -15,9 +15,8 @@ from pathlib import Path
 import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
-from mcp.client.sse import sse_client
-from mcp.client.streamable_http import streamable_http_client
 from mcp.client.session import ClientSession
+from mcp.client.sse import sse_client
 
 from tests.conftest import OANOR_KEY
 from tests.fake_upstream import FakeUpstream

@@ -36,8 +36,16 @@ STALE = Freshness(
 
 @pytest.mark.parametrize(
     ("n", "text"),
-    [(None, "?"), (0, "0"), (412, "412"), (17151, "17.2K"), (1000, "1K"), (279074, "279.1K"),
-     (150117848, "150.1M"), (2_000_000_000, "2B")],
+    [
+        (None, "?"),
+        (0, "0"),
+        (412, "412"),
+        (17151, "17.2K"),
+        (1000, "1K"),
+        (279074, "279.1K"),
+        (150117848, "150.1M"),
+        (2_000_000_000, "2B"),
+    ],
 )
 def test_humanize(n: int | None, text: str) -> None:
     assert format.humanize(n) == text
@@ -48,7 +56,10 @@ def test_humanize(n: int | None, text: str) -> None:
     [
         (LIVE, "source: hex.pm · live"),
         (CACHED, "source: Hex API gateway · cached 5m ago"),
-        (STALE, "source: hex.pm · STALE cache, 2d old — live call failed: hex.pm failed on its side (HTTP 503)"),
+        (
+            STALE,
+            "source: hex.pm · STALE cache, 2d old — live call failed: hex.pm failed on its side (HTTP 503)",
+        ),
     ],
 )
 def test_freshness_line(freshness: Freshness, line: str) -> None:
@@ -109,9 +120,21 @@ def test_package_text() -> None:
 
 def test_package_text_from_gateway_says_what_it_cannot_know() -> None:
     view = _package_view(
-        owners=None, retired_count=None, advisories=None, mix_snippet=None, rebar_snippet=None, freshness=CACHED,
-        latest_prerelease=None, recent_releases=[ReleaseRef(version="0.2.1", published="2023-09-05")],
-        release_count=4, links={}, downloads=Downloads(), html_url=None, docs_url=None, inserted=None, updated=None,
+        owners=None,
+        retired_count=None,
+        advisories=None,
+        mix_snippet=None,
+        rebar_snippet=None,
+        freshness=CACHED,
+        latest_prerelease=None,
+        recent_releases=[ReleaseRef(version="0.2.1", published="2023-09-05")],
+        release_count=4,
+        links={},
+        downloads=Downloads(),
+        html_url=None,
+        docs_url=None,
+        inserted=None,
+        updated=None,
     )
     assert format.package(view) == (
         "tiny_slug — Tiny URL slug generator.\n"
@@ -128,8 +151,12 @@ def test_package_text_from_gateway_says_what_it_cannot_know() -> None:
 
 def test_package_text_lists_advisories() -> None:
     advisory = Advisory(
-        id="EEF-CVE-2025-1211", summary="Header injection", severity="high", affected=["< 1.24.0"],
-        aliases=["CVE-2025-1211"], url="https://hex.pm/advisories/x",
+        id="EEF-CVE-2025-1211",
+        summary="Header injection",
+        severity="high",
+        affected=["< 1.24.0"],
+        aliases=["CVE-2025-1211"],
+        url="https://hex.pm/advisories/x",
     )
     text = format.package(_package_view(advisories=[advisory]))
     assert (
@@ -169,7 +196,11 @@ def test_releases_text_groups_by_year_and_bounds_the_list() -> None:
 
 def test_releases_text_with_requirement() -> None:
     view = _releases_view(
-        requirement="~> 0.2.0", matching=2, highest_match="0.2.1", shown=2, latest_prerelease=None,
+        requirement="~> 0.2.0",
+        matching=2,
+        highest_match="0.2.1",
+        shown=2,
+        latest_prerelease=None,
         releases=[
             ReleaseRef(version="0.2.1", published="2023-09-05"),
             ReleaseRef(version="0.2.0", published="2023-06-11", retirement=Retirement(reason="invalid")),
@@ -233,9 +264,17 @@ def test_release_text() -> None:
 
 def test_release_text_retired_and_resolved() -> None:
     release = _release(
-        version="1.8.7", retirement=Retirement(reason="security", message="use 1.8.8"), dependencies=[],
-        elixir_requirement=None, build_tools=[], downloads=None, checksum=None, mix_snippet=None, publisher=None,
-        html_url=None, docs_url=None,
+        version="1.8.7",
+        retirement=Retirement(reason="security", message="use 1.8.8"),
+        dependencies=[],
+        elixir_requirement=None,
+        build_tools=[],
+        downloads=None,
+        checksum=None,
+        mix_snippet=None,
+        publisher=None,
+        html_url=None,
+        docs_url=None,
     )
     view = ReleaseView(release=release, requested="~> 1.8", latest_stable_version="1.8.7", freshness=STALE)
     assert format.release(view) == (
@@ -273,13 +312,22 @@ def _search_view(**overrides: object) -> SearchView:
         "sort": "recent_downloads",
         "hits": [
             SearchHit(
-                name="jason", description="A blazing fast JSON parser and generator in pure Elixir.",
-                latest_version="1.4.4", latest_stable_version="1.4.4", downloads_all=212845310,
-                downloads_recent=14203877, updated="2024-07-29",
+                name="jason",
+                description="A blazing fast JSON parser and generator in pure Elixir.",
+                latest_version="1.4.4",
+                latest_stable_version="1.4.4",
+                downloads_all=212845310,
+                downloads_recent=14203877,
+                updated="2024-07-29",
             ),
             SearchHit(
-                name="tiny_slug", description="Tiny URL slug generator. " * 6, latest_version="0.3.0-rc.1",
-                latest_stable_version="0.2.1", downloads_all=412, downloads_recent=57, updated="2024-11-18",
+                name="tiny_slug",
+                description="Tiny URL slug generator. " * 6,
+                latest_version="0.3.0-rc.1",
+                latest_stable_version="0.2.1",
+                downloads_all=412,
+                downloads_recent=57,
+                updated="2024-11-18",
                 latest_retired=True,
             ),
         ],
@@ -303,8 +351,13 @@ def test_search_text() -> None:
 
 
 def test_search_text_gateway_and_empty() -> None:
-    view = _search_view(sort=None, sort_note="the gateway cannot sort; sort=name was ignored", hits=[],
-                        has_more=False, freshness=CACHED)
+    view = _search_view(
+        sort=None,
+        sort_note="the gateway cannot sort; sort=name was ignored",
+        hits=[],
+        has_more=False,
+        freshness=CACHED,
+    )
     assert format.search(view) == (
         'search "json" · page 1 · 0 hits · gateway order (unsorted)\n'
         "note: the gateway cannot sort; sort=name was ignored\n"
@@ -315,9 +368,17 @@ def test_search_text_gateway_and_empty() -> None:
 
 def test_meta_text() -> None:
     view = MetaView(
-        server_version="0.1.0", backend="oanor", base_url="https://api.oanor.com/hex-api", key_configured=True,
-        offline=False, cache_dir="/home/u/.cache/hex-mcp", cache_entries=12, cache_size_bytes=3 * 1024 * 1024,
-        hit_ratio=0.75, upstream_calls_month=42, monthly_quota=3490,
+        server_version="0.1.0",
+        backend="oanor",
+        base_url="https://api.oanor.com/hex-api",
+        key_configured=True,
+        offline=False,
+        cache_dir="/home/u/.cache/hex-mcp",
+        cache_entries=12,
+        cache_size_bytes=3 * 1024 * 1024,
+        hit_ratio=0.75,
+        upstream_calls_month=42,
+        monthly_quota=3490,
         rate_limit=RateLimitInfo(limit=100, remaining=97, reset="2026-11-25T10:01:00Z"),
         ttls={"package": 900, "releases": 900, "release": 86400, "search": 3600, "meta": 86400},
         gateway=GatewayMeta(endpoints=["/v1/package", "/v1/meta"]),
@@ -343,7 +404,9 @@ def test_releases_collapse_runs_of_prereleases() -> None:
         ReleaseRef(version="1.6.0-rc.1", published="2024-10-01"),
         ReleaseRef(version="1.6.0-rc.0", published="2024-09-01"),
     ]
-    view = _releases_view(total=8, shown=8, releases=refs, latest_prerelease=None, latest_stable_version="1.8.0")
+    view = _releases_view(
+        total=8, shown=8, releases=refs, latest_prerelease=None, latest_stable_version="1.8.0"
+    )
     assert format.releases(view).splitlines()[1:4] == [
         "all, by year:",
         "2025: 1.8.0 Aug 5, 1.8.0-rc.2 Jul 22, 1.8.0-rc.1 Jun 24 RETIRED (deprecated), 1.8.0-rc.0 Apr 2, "

@@ -18,7 +18,7 @@ from hex_mcp.config import Settings, TTLs
 from hex_mcp.errors import OfflineMiss, PackageNotFound, QuotaExhausted, RateLimited
 from hex_mcp.server import create_server
 from hex_mcp.service import HexService, SingleFlight
-from tests.fake_upstream import Fault, FakeUpstream
+from tests.fake_upstream import FakeUpstream, Fault
 
 pytestmark = pytest.mark.anyio
 
@@ -54,7 +54,7 @@ async def test_304_refreshes_the_entry_without_a_body(settings: Settings, fake: 
     key = service.cache.key(service.backend.package_endpoint("plug"))
     before = service.cache.get(key)
     assert before is not None
-    time.sleep(0.01)
+    await anyio.sleep(0.01)
     await service.package("plug")
     after = service.cache.get(key)
     await service.aclose()
@@ -79,7 +79,10 @@ async def test_errors_are_never_cached(settings: Settings, fake: FakeUpstream) -
     ("fault", "reason"),
     [
         (Fault("status", status=503), "hex.pm failed on its side (HTTP 503)"),
-        (Fault("ratelimited"), "hex.pm rate limit reached (HTTP 429; 100 requests/minute per IP without a key)"),
+        (
+            Fault("ratelimited"),
+            "hex.pm rate limit reached (HTTP 429; 100 requests/minute per IP without a key)",
+        ),
         (Fault("malformed"), "hex.pm sent malformed JSON"),
         (Fault("drop"), "hex.pm is unreachable (RemoteProtocolError)"),
     ],
@@ -173,7 +176,9 @@ async def test_single_flight_shares_failures() -> None:
     assert calls == 1 and errors == ["ecto"] * 5
 
 
-async def test_closed_rate_window_makes_no_call_and_serves_stale(settings: Settings, fake: FakeUpstream) -> None:
+async def test_closed_rate_window_makes_no_call_and_serves_stale(
+    settings: Settings, fake: FakeUpstream
+) -> None:
     service = HexService(dataclasses.replace(settings, ttls=EXPIRED))
     await service.package("jason")
     fake.ratelimit.update(remaining=1, reset=int(time.time()) + 50)
@@ -181,7 +186,10 @@ async def test_closed_rate_window_makes_no_call_and_serves_stale(settings: Setti
     hits = fake.count()
     view = await service.package("jason")
     assert fake.count() == hits  # governed: no call while the window is closed
-    assert view.freshness.stale_reason is not None and "rate window is closed until" in view.freshness.stale_reason
+    assert (
+        view.freshness.stale_reason is not None
+        and "rate window is closed until" in view.freshness.stale_reason
+    )
     with pytest.raises(RateLimited, match="no call was made"):
         await service.package("plug")  # nothing cached: a clear error with the reset time
     await service.aclose()
@@ -205,7 +213,9 @@ async def test_monthly_quota(make_settings: Callable[..., Settings], fake: FakeU
     assert meta.upstream_calls_month == 2 and meta.monthly_quota == 2
 
 
-async def test_quota_exhausted_serves_stale(make_settings: Callable[..., Settings], fake: FakeUpstream) -> None:
+async def test_quota_exhausted_serves_stale(
+    make_settings: Callable[..., Settings], fake: FakeUpstream
+) -> None:
     settings = make_settings("oanor", monthly_quota=1, ttls=EXPIRED)
     service = HexService(settings)
     await service.package("jason")
@@ -248,11 +258,17 @@ def _cli(args: list[str], env: dict[str, str], monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_cache_commands(
-    settings: Settings, fake: FakeUpstream, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    settings: Settings,
+    fake: FakeUpstream,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    env = {"HEX_MCP_BASE_URL": settings.base_url, "HEX_MCP_CACHE_DIR": str(tmp_path / "ops"),
-           "HEX_MCP_BACKEND": "hexpm"}
+    env = {
+        "HEX_MCP_BASE_URL": settings.base_url,
+        "HEX_MCP_CACHE_DIR": str(tmp_path / "ops"),
+        "HEX_MCP_BACKEND": "hexpm",
+    }
     assert _cli(["cache", "warm", "jason", "tiny_slug", "no_such_pkg"], env, monkeypatch) == 1
     out, err = capsys.readouterr()
     assert "[1/3] jason: ok (" in err and "latest stable 1.4.4)" in err

@@ -118,9 +118,10 @@ async def test_bearer_token(
                 async with Client(transport_client, mode="legacy") as c:
                     result = await c.call_tool("hex_package", {"name": "jason"})
             else:
-                async with sse_client(f"{base}/sse", headers=authorized) as (read, write), ClientSession(
-                    read, write
-                ) as session:
+                async with (
+                    sse_client(f"{base}/sse", headers=authorized) as (read, write),
+                    ClientSession(read, write) as session,
+                ):
                     await session.initialize()
                     result = await session.call_tool("hex_package", {"name": "jason"})
         assert not result.is_error
@@ -265,4 +266,3 @@ def _non_loopback_address() -> str | None:
     except OSError:
         return None
     return None if address.startswith("127.") else address
-

@@ -6,8 +6,8 @@ import importlib.util
 import json
 import os
 import subprocess
-import sysconfig
 import sys
+import sysconfig
 import tarfile
 import zipfile
 from pathlib import Path
@@ -34,8 +34,9 @@ def load_build_script() -> ModuleType:
 
 
 def run(*argv: str | Path, timeout: float = 120, **kwargs: object) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([str(a) for a in argv], capture_output=True, text=True, timeout=timeout,
-                            check=False, **kwargs)  # type: ignore[call-overload]
+    result = subprocess.run(
+        [str(a) for a in argv], capture_output=True, text=True, timeout=timeout, check=False, **kwargs
+    )  # type: ignore[call-overload]
     assert result.returncode == 0, f"{argv}\nstdout: {result.stdout}\nstderr: {result.stderr}"
     return result  # type: ignore[no-any-return]
 
@@ -77,8 +78,11 @@ async def test_mcpb_bundle_starts_the_server(fake: FakeUpstream, tmp_path: Path)
 
     extension = tmp_path / "extension"
     resolved = resolve_mcp_config(extension, {"oanor_api_key": "", "backend": "", "hex_api_key": ""})
-    env = {**resolved["env"], "HEX_MCP_BASE_URL": fake.hexpm_url,
-           "HEX_MCP_CACHE_DIR": str(tmp_path / "cache")}
+    env = {
+        **resolved["env"],
+        "HEX_MCP_BASE_URL": fake.hexpm_url,
+        "HEX_MCP_CACHE_DIR": str(tmp_path / "cache"),
+    }
     # The bundle's own source is what runs, not the checkout's editable install.
     where = run(sys.executable, "-c", "import hex_mcp; print(hex_mcp.__file__)", env=env, cwd=tmp_path)
     assert Path(where.stdout.strip()).is_relative_to(extension)
@@ -112,8 +116,16 @@ def test_wheel_and_sdist_install_and_run(fake: FakeUpstream, tmp_path: Path) -> 
 
     with tarfile.open(sdist) as archive:
         members = {m.name.split("/", 1)[1] for m in archive.getmembers() if "/" in m.name}
-    assert {"pyproject.toml", "README.md", "CHANGELOG.md", "LICENSE", "server.json", "manifest.json",
-            "hex_mcp/py.typed", *PACKAGE_FILES} <= members
+    assert {
+        "pyproject.toml",
+        "README.md",
+        "CHANGELOG.md",
+        "LICENSE",
+        "server.json",
+        "manifest.json",
+        "hex_mcp/py.typed",
+        *PACKAGE_FILES,
+    } <= members
 
     # A fresh venv holding only the wheel. Its dependencies are borrowed from this environment through a .pth
     # file, so the test stays offline while the package itself is imported from the fresh venv.
@@ -121,19 +133,46 @@ def test_wheel_and_sdist_install_and_run(fake: FakeUpstream, tmp_path: Path) -> 
     run(sys.executable, "-m", "venv", venv)
     bindir = venv / ("Scripts" if sys.platform == "win32" else "bin")
     python = bindir / ("python.exe" if sys.platform == "win32" else "python")
-    fresh_site = Path(run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip())
+    fresh_site = Path(
+        run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip()
+    )
     (fresh_site / "borrowed-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    run(python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-index", "--no-deps", wheel,
-        timeout=300)
-    commands: list[list[str | Path]] = [[bindir / "hex-mcp", "--version"],
-                                        [bindir / "mcp-server-hexpm", "--version"],
-                                        [python, "-m", "hex_mcp", "--version"]]
+    run(
+        python,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-index",
+        "--no-deps",
+        wheel,
+        timeout=300,
+    )
+    commands: list[list[str | Path]] = [
+        [bindir / "hex-mcp", "--version"],
+        [bindir / "mcp-server-hexpm", "--version"],
+        [python, "-m", "hex_mcp", "--version"],
+    ]
     for command in commands:
         assert run(*command, cwd=tmp_path).stdout.strip() == f"hex-mcp {__version__}"
     where = run(python, "-c", "import hex_mcp; print(hex_mcp.__file__)", cwd=tmp_path).stdout.strip()
     assert Path(where).is_relative_to(venv)
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("HEX_MCP_") and k not in ("OANOR_API_KEY", "HEX_API_KEY")}
-    answer = run(bindir / "hex-mcp", "call", "hex_package", "name=jason", "--base-url", fake.hexpm_url,
-                 "--cache-dir", tmp_path / "cache", cwd=tmp_path, env=env)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("HEX_MCP_") and k not in ("OANOR_API_KEY", "HEX_API_KEY")
+    }
+    answer = run(
+        bindir / "hex-mcp",
+        "call",
+        "hex_package",
+        "name=jason",
+        "--base-url",
+        fake.hexpm_url,
+        "--cache-dir",
+        tmp_path / "cache",
+        cwd=tmp_path,
+        env=env,
+    )
     assert answer.stdout.startswith("jason — ")

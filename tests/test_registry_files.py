@@ -152,8 +152,9 @@ def test_manifest_user_config() -> None:
     assert env["OANOR_API_KEY"] == "${user_config.oanor_api_key}"
     assert env["HEX_MCP_BACKEND"] == "${user_config.backend}"
     assert set(env) - {"PYTHONPATH"} <= config_env_names()
-    used = {m for config in mcp_configs() for value in config_strings(config)
-            for m in PLACEHOLDER.findall(value)}
+    used = {
+        m for config in mcp_configs() for value in config_strings(config) for m in PLACEHOLDER.findall(value)
+    }
     assert {u.removeprefix("user_config.") for u in used if u.startswith("user_config.")} == set(options)
 
 

@@ -51,8 +51,15 @@ async def tool_text(client: Client, name: str, args: dict[str, str]) -> str:
 
 async def test_tool_count_and_templates(client: Client) -> None:
     tools = sorted(t.name for t in (await client.list_tools()).tools)
-    assert tools == ["hex_diff", "hex_meta", "hex_outdated", "hex_package", "hex_release", "hex_releases",
-                     "hex_search"]
+    assert tools == [
+        "hex_diff",
+        "hex_meta",
+        "hex_outdated",
+        "hex_package",
+        "hex_release",
+        "hex_releases",
+        "hex_search",
+    ]
     templates = (await client.list_resource_templates()).resource_templates
     assert [(t.uri_template, t.mime_type) for t in templates] == [
         ("hex://package/{name}", "text/plain"),
@@ -129,8 +136,15 @@ async def test_cached_names_come_first(client: Client) -> None:
     await tool_text(client, "hex_package", {"name": "phoenix_view"})
     values = (await client.complete(PACKAGE_TEMPLATE, {"name": "name", "value": "phoenix"})).completion.values
     assert values[0] == "phoenix_view"
-    assert set(values) == {"phoenix", "phoenix_ecto", "phoenix_html", "phoenix_live_view", "phoenix_pubsub",
-                           "phoenix_template", "phoenix_view"}
+    assert set(values) == {
+        "phoenix",
+        "phoenix_ecto",
+        "phoenix_html",
+        "phoenix_live_view",
+        "phoenix_pubsub",
+        "phoenix_template",
+        "phoenix_view",
+    }
 
 
 async def test_empty_prefix_lists_only_cached_names(client: Client, fake: FakeUpstream) -> None:
@@ -174,8 +188,9 @@ async def test_version_completion_uses_the_name_argument(any_client: Client) -> 
         RELEASE_TEMPLATE, {"name": "version", "value": "0.2"}, context_arguments={"name": "tiny_slug"}
     )
     assert result.completion.values == ["0.2.1", "0.2.0"]
-    result = await any_client.complete(RELEASE_TEMPLATE, {"name": "version", "value": "l"},
-                                       context_arguments={"name": "tiny_slug"})
+    result = await any_client.complete(
+        RELEASE_TEMPLATE, {"name": "version", "value": "l"}, context_arguments={"name": "tiny_slug"}
+    )
     assert result.completion.values == ["latest"]
     no_name = await any_client.complete(RELEASE_TEMPLATE, {"name": "version", "value": ""})
     assert no_name.completion.values == []

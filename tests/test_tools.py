@@ -12,7 +12,7 @@ from mcp.types import CallToolResult
 
 from hex_mcp.config import Settings
 from hex_mcp.server import INSTRUCTIONS, create_server
-from tests.fake_upstream import Fault, FakeUpstream
+from tests.fake_upstream import FakeUpstream, Fault
 
 pytestmark = pytest.mark.anyio
 
@@ -59,9 +59,17 @@ async def test_tool_list_schemas_and_annotations(client: Client) -> None:
         "title": "Name",
     }
     releases = tools["hex_releases"].input_schema["properties"]
-    assert (releases["limit"]["minimum"], releases["limit"]["maximum"], releases["limit"]["default"]) == (1, 500, 50)
+    assert (releases["limit"]["minimum"], releases["limit"]["maximum"], releases["limit"]["default"]) == (
+        1,
+        500,
+        50,
+    )
     search = tools["hex_search"].input_schema["properties"]
-    assert (search["limit"]["minimum"], search["limit"]["maximum"], search["limit"]["default"]) == (1, 100, 20)
+    assert (search["limit"]["minimum"], search["limit"]["maximum"], search["limit"]["default"]) == (
+        1,
+        100,
+        20,
+    )
     assert "depends:" in search["q"]["description"] and "build_tool:rebar3" in search["q"]["description"]
     assert tools["hex_search"].input_schema["required"] == ["q"]
     assert "pattern" in tools["hex_release"].input_schema["properties"]["version"]
@@ -98,7 +106,9 @@ async def test_package(backend_client: Client, backend: str) -> None:
         assert data["advisories"] is None
 
 
-async def test_package_with_retirement_prerelease_and_missing_windows(backend_client: Client, backend: str) -> None:
+async def test_package_with_retirement_prerelease_and_missing_windows(
+    backend_client: Client, backend: str
+) -> None:
     text = text_of(await backend_client.call_tool("hex_package", {"name": "tiny_slug"}))
     assert "latest stable: 0.2.1 (2023-09-05) · newer pre-release: 0.3.0-rc.1 (not stable)" in text
     assert "downloads: 412 all · 57 last 90d\n" in text
@@ -122,12 +132,14 @@ async def test_releases(backend_client: Client) -> None:
         "2026: 3.14.0 May 19, 3.13.6 May 5",
     ]
     assert text.splitlines()[3] == "2025: 3.13.5 Nov 9"
-    assert "more — call hex_releases with name=\"ecto\", limit=" in text
+    assert 'more — call hex_releases with name="ecto", limit=' in text
     assert result.structured_content is not None and result.structured_content["shown"] == 3
 
 
 async def test_releases_with_requirement(backend_client: Client, backend: str) -> None:
-    result = await backend_client.call_tool("hex_releases", {"name": "phoenix", "requirement": "~> 1.7.0", "limit": 2})
+    result = await backend_client.call_tool(
+        "hex_releases", {"name": "phoenix", "requirement": "~> 1.7.0", "limit": 2}
+    )
     text = text_of(result)
     # The gateway does not expose retirements, so it cannot promise "non-retired".
     pick = "highest non-retired match" if backend == "hexpm" else "highest match"
@@ -347,7 +359,9 @@ async def test_unreachable_upstream(make_settings: Callable[..., Settings]) -> N
     assert "hex.pm is unreachable (ConnectError)" in text_of(result)
 
 
-async def test_one_upstream_call_serves_package_and_releases_on_hexpm(client: Client, fake: FakeUpstream) -> None:
+async def test_one_upstream_call_serves_package_and_releases_on_hexpm(
+    client: Client, fake: FakeUpstream
+) -> None:
     await client.call_tool("hex_package", {"name": "plug"})
     await client.call_tool("hex_releases", {"name": "plug"})
     await client.call_tool("hex_release", {"name": "plug"})

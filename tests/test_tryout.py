@@ -199,8 +199,15 @@ def test_call_coerces_integers_booleans_and_null(
     capsys: pytest.CaptureFixture[str], cli_args: list[str]
 ) -> None:
     code, out, err = run_cli(
-        capsys, "call", "hex_releases", "name=phoenix", "limit=2", "include_prereleases=false",
-        "requirement=~> 1.7", "--json", *cli_args,
+        capsys,
+        "call",
+        "hex_releases",
+        "name=phoenix",
+        "limit=2",
+        "include_prereleases=false",
+        "requirement=~> 1.7",
+        "--json",
+        *cli_args,
     )
     assert code == 0, err
     assert json.loads(out)["name"] == "phoenix"

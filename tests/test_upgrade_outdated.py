@@ -212,7 +212,9 @@ async def test_one_call_per_dep_and_none_when_warm(
 
 async def test_requirement_lines(client: Client) -> None:
     text, data = await outdated(client, "hackney 1.23.0\nphoenix ~> 1.7.0\necto ~> 9.0\njason\nplug@1.18.1\n")
-    assert body(text) == """\
+    assert (
+        body(text)
+        == """\
 lines · 5 deps checked: 1 vulnerable, 0 retired, 0 major, 1 minor, 0 patch, 2 unresolved, 1 current
 vulnerable (1):
 - hackney 1.23.0 → 1.25.0 minor · EEF-CVE-2025-1211 (CVE-2025-1211) high: Server-side request forgery in \
@@ -223,6 +225,7 @@ unresolved (2):
 - ecto ~> 9.0 · no release matches ~> 9.0 · latest 3.14.0
 - jason · no version given · latest 1.4.4
 up to date (1): plug"""
+    )
     phoenix = next(r for r in data["rows"] if r["name"] == "phoenix")
     facts = (phoenix["highest_in_requirement"], phoenix["latest_stable"], phoenix["update"])
     assert facts == ("1.7.21", "1.8.7", "minor")
@@ -277,7 +280,7 @@ async def test_every_lookup_failing_still_answers(client: Client, fake: FakeUpst
     [
         ("   \n  ", "deps is empty: paste a mix.lock, the deps list of a mix.exs, or lines such as"),
         ("this is not a lock file at all!", "deps could not be read: no Hex dependency could be read"),
-        ("%{\n  \"jason\": {:hex, :jason,", "deps could not be read:"),
+        ('%{\n  "jason": {:hex, :jason,', "deps could not be read:"),
         ("x" * 200_001, "deps is 200001 characters long; the limit is 200000"),
     ],
 )
@@ -358,15 +361,34 @@ def test_format_every_kind_of_row() -> None:
         checked=6,
         counts={"vulnerable": 1, "retired": 1, "unresolved": 1, "current": 1, "error": 2},
         rows=[
-            OutdatedRow(name="acme", status="vulnerable", current="1.2.0", checked="1.2.0",
-                        latest_stable="1.2.0", advisories=[advisory],
-                        note="1.2.0 is not a published release"),
-            OutdatedRow(name="old_thing", status="retired", requirement="~> 0.1", checked="0.1.9",
-                        latest_stable="0.2.0", update="minor", retirement=Retirement(reason="deprecated")),
-            OutdatedRow(name="gone", status="unresolved", requirement="~> 3.0", latest_stable="2.4.1",
-                        note="no release matches ~> 3.0"),
-            OutdatedRow(name="fine", status="current", current="1.0.0", checked="1.0.0",
-                        latest_stable="1.0.0"),
+            OutdatedRow(
+                name="acme",
+                status="vulnerable",
+                current="1.2.0",
+                checked="1.2.0",
+                latest_stable="1.2.0",
+                advisories=[advisory],
+                note="1.2.0 is not a published release",
+            ),
+            OutdatedRow(
+                name="old_thing",
+                status="retired",
+                requirement="~> 0.1",
+                checked="0.1.9",
+                latest_stable="0.2.0",
+                update="minor",
+                retirement=Retirement(reason="deprecated"),
+            ),
+            OutdatedRow(
+                name="gone",
+                status="unresolved",
+                requirement="~> 3.0",
+                latest_stable="2.4.1",
+                note="no release matches ~> 3.0",
+            ),
+            OutdatedRow(
+                name="fine", status="current", current="1.0.0", checked="1.0.0", latest_stable="1.0.0"
+            ),
             OutdatedRow(name="down_a", status="error", current="1.0.0", note="hex.pm failed on its side"),
             OutdatedRow(name="down_b", status="error", current="2.0.0", note="hex.pm failed on its side"),
         ],
@@ -377,7 +399,9 @@ def test_format_every_kind_of_row() -> None:
         cached_lookups=0,
         freshness=LIVE,
     )
-    assert format.outdated(view) == """\
+    assert (
+        format.outdated(view)
+        == """\
 lines · 6 deps checked: 1 vulnerable, 1 retired, 0 major, 0 minor, 0 patch, 1 unresolved, 1 current, \
 2 failed · 2 skipped
 vulnerable (1):
@@ -392,14 +416,19 @@ lookup failed (2):
 - down_a, down_b: hex.pm failed on its side
 skipped, not on public Hex (2): x, y (git dependency)
 source: Hex API gateway · live · lookups: 4 live, 0 cached"""
+    )
 
 
 def test_prerelease_to_final_counts_as_patch() -> None:
     from hex_mcp.deps_input import DepSpec
     from hex_mcp.models import Package, ReleaseRef
 
-    pkg = Package(name="acme", releases=[ReleaseRef(version="1.0.0"), ReleaseRef(version="1.0.0-rc.1")],
-                  latest_stable_version="1.0.0", advisories=[])
+    pkg = Package(
+        name="acme",
+        releases=[ReleaseRef(version="1.0.0"), ReleaseRef(version="1.0.0-rc.1")],
+        latest_stable_version="1.0.0",
+        advisories=[],
+    )
     row = upgrade.outdated_row(DepSpec("acme", "1.0.0-rc.1", None, "lines"), pkg)
     assert (row.status, row.update) == ("patch", "pre")
     assert format._outdated_row(row) == "acme 1.0.0-rc.1 → 1.0.0 pre-release → final"
@@ -416,8 +445,10 @@ def test_fixed_in_skips_retired_and_still_affected_releases() -> None:
     releases = ["1.4.0", "1.3.0", "1.2.1", "1.2.0", "1.1.0"]
     pkg = Package(
         name="acme",
-        releases=[ReleaseRef(version=v, retirement=Retirement(reason="security") if v == "1.3.0" else None)
-                  for v in releases],
+        releases=[
+            ReleaseRef(version=v, retirement=Retirement(reason="security") if v == "1.3.0" else None)
+            for v in releases
+        ],
         latest_stable_version="1.4.0",
         advisories=advisories,
     )

@@ -159,9 +159,15 @@ async def test_status_mapping(tmp_path: Path, status: int, error: type[Exception
 
 @pytest.mark.parametrize(
     ("status", "error", "needle"),
-    [(401, AuthError, "OANOR_API_KEY"), (402, PlanError, "subscription"), (429, RateLimited, "monthly quota")],
+    [
+        (401, AuthError, "OANOR_API_KEY"),
+        (402, PlanError, "subscription"),
+        (429, RateLimited, "monthly quota"),
+    ],
 )
-async def test_gateway_status_mapping(tmp_path: Path, status: int, error: type[Exception], needle: str) -> None:
+async def test_gateway_status_mapping(
+    tmp_path: Path, status: int, error: type[Exception], needle: str
+) -> None:
     def handler(request: httpx2.Request) -> httpx2.Response:
         return httpx2.Response(status, json={"success": False, "message": "nope"})
 
@@ -199,7 +205,11 @@ async def test_hexpm_429_names_the_reset_time(tmp_path: Path) -> None:
         return httpx2.Response(
             429,
             json={"status": 429, "message": "API rate limit exceeded for IP 1.1.1.1"},
-            headers={"x-ratelimit-limit": "100", "x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)},
+            headers={
+                "x-ratelimit-limit": "100",
+                "x-ratelimit-remaining": "0",
+                "x-ratelimit-reset": str(reset),
+            },
         )
 
     client, _ = _client(handler, tmp_path)
@@ -222,8 +232,11 @@ async def test_closed_window_a_few_seconds_away_is_waited_out(tmp_path: Path) ->
         return httpx2.Response(
             200,
             json={},
-            headers={"x-ratelimit-limit": "100", "x-ratelimit-remaining": "0",
-                     "x-ratelimit-reset": str(int(time.time()) + 3)},
+            headers={
+                "x-ratelimit-limit": "100",
+                "x-ratelimit-remaining": "0",
+                "x-ratelimit-reset": str(int(time.time()) + 3),
+            },
         )
 
     client, sleeps = _client(handler, tmp_path)
