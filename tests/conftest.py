@@ -76,3 +76,12 @@ async def client(settings: Settings, mode: str) -> AsyncIterator[Client]:
 def backend(request: pytest.FixtureRequest) -> str:
     value: str = request.param
     return value
+
+
+@pytest.fixture
+async def backend_client(
+    make_settings: Callable[..., Settings], backend: str, mode: str
+) -> AsyncIterator[Client]:
+    """An in-memory client for each backend in each client era."""
+    async with Client(create_server(make_settings(backend)), mode=mode) as c:  # type: ignore[arg-type]
+        yield c

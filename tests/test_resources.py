@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 
 import pytest
 from mcp import Client, MCPError
@@ -17,14 +17,6 @@ pytestmark = pytest.mark.anyio
 
 PACKAGE_TEMPLATE = ResourceTemplateReference(type="ref/resource", uri="hex://package/{name}")
 RELEASE_TEMPLATE = ResourceTemplateReference(type="ref/resource", uri="hex://package/{name}/{version}")
-
-
-@pytest.fixture
-async def any_client(
-    make_settings: Callable[..., Settings], backend: str, mode: str
-) -> AsyncIterator[Client]:
-    async with Client(create_server(make_settings(backend)), mode=mode) as c:  # type: ignore[arg-type]
-        yield c
 
 
 def without_source(text: str) -> str:
@@ -67,9 +59,9 @@ async def test_tool_count_and_templates(client: Client) -> None:
     ]
 
 
-async def test_package_resource_is_the_tool_text(any_client: Client) -> None:
-    tool = await tool_text(any_client, "hex_package", {"name": "jason"})
-    resource = await read(any_client, "hex://package/jason")
+async def test_package_resource_is_the_tool_text(backend_client: Client) -> None:
+    tool = await tool_text(backend_client, "hex_package", {"name": "jason"})
+    resource = await read(backend_client, "hex://package/jason")
     assert without_source(resource) == without_source(tool)
     assert resource.startswith("jason — A blazing fast JSON parser and generator in pure Elixir.\n")
 
@@ -78,9 +70,11 @@ async def test_package_resource_is_the_tool_text(any_client: Client) -> None:
     ("version", "uri_version"),
     [("1.4.4", "1.4.4"), ("latest", "latest"), ("~> 1.3.0", "~%3E%201.3.0")],
 )
-async def test_release_resource_is_the_tool_text(any_client: Client, version: str, uri_version: str) -> None:
-    tool = await tool_text(any_client, "hex_release", {"name": "jason", "version": version})
-    resource = await read(any_client, f"hex://package/jason/{uri_version}")
+async def test_release_resource_is_the_tool_text(
+    backend_client: Client, version: str, uri_version: str
+) -> None:
+    tool = await tool_text(backend_client, "hex_release", {"name": "jason", "version": version})
+    resource = await read(backend_client, f"hex://package/jason/{uri_version}")
     assert without_source(resource) == without_source(tool)
 
 
@@ -119,15 +113,17 @@ async def test_upstream_failure_is_an_internal_error_with_the_reason(
 
 
 async def test_name_completion_searches_hex_by_prefix(
-    any_client: Client, fake: FakeUpstream, backend: str
+    backend_client: Client, fake: FakeUpstream, backend: str
 ) -> None:
-    completion = (await any_client.complete(PACKAGE_TEMPLATE, {"name": "name", "value": "plug"})).completion
+    completion = (
+        await backend_client.complete(PACKAGE_TEMPLATE, {"name": "name", "value": "plug"})
+    ).completion
     assert sorted(completion.values) == ["plug", "plug_cowboy", "plug_crypto"]
     assert completion.has_more is False
     search = "/api/packages" if backend == "hexpm" else "/hex-api/v1/search"
     assert fake.count() == fake.count(search) == 1
     # the same prefix again is a cached search: no second upstream call
-    again = (await any_client.complete(PACKAGE_TEMPLATE, {"name": "name", "value": "plug"})).completion
+    again = (await backend_client.complete(PACKAGE_TEMPLATE, {"name": "name", "value": "plug"})).completion
     assert again.values == completion.values
     assert fake.count() == 1
 
@@ -183,18 +179,18 @@ async def test_upper_case_prefix_is_lowered(client: Client) -> None:
     assert values == ["tiny_slug"]
 
 
-async def test_version_completion_uses_the_name_argument(any_client: Client) -> None:
-    result = await any_client.complete(
+async def test_version_completion_uses_the_name_argument(backend_client: Client) -> None:
+    result = await backend_client.complete(
         RELEASE_TEMPLATE, {"name": "version", "value": "0.2"}, context_arguments={"name": "tiny_slug"}
     )
     assert result.completion.values == ["0.2.1", "0.2.0"]
-    result = await any_client.complete(
+    result = await backend_client.complete(
         RELEASE_TEMPLATE, {"name": "version", "value": "l"}, context_arguments={"name": "tiny_slug"}
     )
     assert result.completion.values == ["latest"]
-    no_name = await any_client.complete(RELEASE_TEMPLATE, {"name": "version", "value": ""})
+    no_name = await backend_client.complete(RELEASE_TEMPLATE, {"name": "version", "value": ""})
     assert no_name.completion.values == []
-    unknown = await any_client.complete(
+    unknown = await backend_client.complete(
         RELEASE_TEMPLATE, {"name": "version", "value": ""}, context_arguments={"name": "no_such_pkg"}
     )
     assert unknown.completion.values == []

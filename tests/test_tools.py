@@ -2,40 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
-import bpe_openai
 import pytest
 from mcp import Client
-from mcp.types import CallToolResult
 
 from hex_mcp.config import Settings
 from hex_mcp.server import INSTRUCTIONS, create_server
 from tests.fake_upstream import FakeUpstream, Fault
+from tests.helpers import text_of, tokens
 
 pytestmark = pytest.mark.anyio
 
 CORE_TOOLS = {"hex_package", "hex_releases", "hex_release", "hex_search", "hex_meta"}
-ENCODING = bpe_openai.get_encoding("o200k_base")
-
-
-def text_of(result: CallToolResult) -> str:
-    block = result.content[0]
-    assert block.type == "text"
-    return block.text
-
-
-def tokens(text: str) -> int:
-    return len(ENCODING.encode(text))
-
-
-@pytest.fixture
-async def backend_client(
-    make_settings: Callable[..., Settings], backend: str, mode: str
-) -> AsyncIterator[Client]:
-    async with Client(create_server(make_settings(backend)), mode=mode) as c:  # type: ignore[arg-type]
-        yield c
 
 
 async def test_tool_list_schemas_and_annotations(client: Client) -> None:

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 import re
-import warnings
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 from mcp import Client
 
 from hex_mcp import format
-from hex_mcp.config import Settings
 from hex_mcp.models import Advisory, DepChange, Dependency, DiffView, Freshness, Retirement
-from hex_mcp.server import create_server
 from tests.fake_upstream import FakeUpstream
+from tests.helpers import tokens
 
 pytestmark = pytest.mark.anyio
 
@@ -23,28 +19,6 @@ FRESHNESS_LINE = re.compile(
     r"source: (hex\.pm|Hex API gateway) · (live|cached \d+[smhd] ago)( \(fetched \S+Z\))?"
 )
 DIFF_BUDGET = 350  # o200k tokens for one diff answer, advisories included
-
-
-@functools.cache
-def _o200k() -> Any:
-    # bpe_openai reads its tables through a deprecated importlib API, which filterwarnings=error would fail.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import bpe_openai
-
-        return bpe_openai.get_encoding("o200k_base")
-
-
-def tokens(text: str) -> int:
-    return len(_o200k().encode(text))
-
-
-@pytest.fixture
-async def any_client(
-    make_settings: Callable[..., Settings], backend: str, mode: str
-) -> AsyncIterator[Client]:
-    async with Client(create_server(make_settings(backend)), mode=mode) as c:  # type: ignore[arg-type]
-        yield c
 
 
 def body(text: str) -> str:
@@ -92,8 +66,8 @@ advisories: not available via the gateway
 code diff: https://diff.hex.pm/diff/phoenix/1.7.14..1.8.7"""
 
 
-async def test_phoenix_minor_upgrade_both_backends(any_client: Client, backend: str) -> None:
-    text, data = await diff(any_client, name="phoenix", from_version="1.7.14", to_version="1.8.7")
+async def test_phoenix_minor_upgrade_both_backends(backend_client: Client, backend: str) -> None:
+    text, data = await diff(backend_client, name="phoenix", from_version="1.7.14", to_version="1.8.7")
     assert body(text) == (PHOENIX_HEXPM if backend == "hexpm" else PHOENIX_GATEWAY)
     assert data["direction"] == "upgrade"
     assert data["update_kind"] == "minor"

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import re
-import warnings
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -20,6 +18,7 @@ from hex_mcp.server import create_server
 from hex_mcp.service import OUTDATED_CONCURRENCY, HexService
 from hex_mcp.versions import Version
 from tests.fake_upstream import DEFAULT_FIXTURES, FakeUpstream, Fault
+from tests.helpers import tokens
 
 pytestmark = pytest.mark.anyio
 
@@ -116,32 +115,10 @@ end
 """
 
 
-@functools.cache
-def _o200k() -> Any:
-    # bpe_openai reads its tables through a deprecated importlib API, which filterwarnings=error would fail.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import bpe_openai
-
-        return bpe_openai.get_encoding("o200k_base")
-
-
-def tokens(text: str) -> int:
-    return len(_o200k().encode(text))
-
-
 def body(text: str) -> str:
     head, _, last = text.rpartition("\n")
     assert FRESHNESS_LINE.fullmatch(last), last
     return head
-
-
-@pytest.fixture
-async def any_client(
-    make_settings: Callable[..., Settings], backend: str, mode: str
-) -> AsyncIterator[Client]:
-    async with Client(create_server(make_settings(backend)), mode=mode) as c:  # type: ignore[arg-type]
-        yield c
 
 
 async def outdated(client: Client, deps: str) -> tuple[str, dict[str, Any]]:
@@ -174,8 +151,8 @@ def synthetic_lock(pick: Callable[[list[str]], str], count: int = 40) -> str:
 # -- through the protocol ------------------------------------------------------------------------------------
 
 
-async def test_mix_lock_both_backends(any_client: Client, backend: str) -> None:
-    text, data = await outdated(any_client, LOCK)
+async def test_mix_lock_both_backends(backend_client: Client, backend: str) -> None:
+    text, data = await outdated(backend_client, LOCK)
     assert body(text) == (LOCK_HEXPM if backend == "hexpm" else LOCK_GATEWAY)
     rows = {r["name"]: r for r in data["rows"]}
     assert rows["poison"]["app"] == "poison3"
@@ -231,8 +208,8 @@ up to date (1): plug"""
     assert facts == ("1.7.21", "1.8.7", "minor")
 
 
-async def test_mix_exs_requirements_and_skips(any_client: Client, backend: str) -> None:
-    text, data = await outdated(any_client, MIX_EXS)
+async def test_mix_exs_requirements_and_skips(backend_client: Client, backend: str) -> None:
+    text, data = await outdated(backend_client, MIX_EXS)
     expected = """\
 mix.exs · 5 deps checked: 0 vulnerable, 0 retired, 0 major, 1 minor, 0 patch, 4 current · 3 skipped
 minor (1):
