@@ -107,7 +107,7 @@ defmodule Demo.MixProject do
       {:tiny_slug, "~> 0.2.0"},
       {:my_json, "~> 6.0", hex: :poison},
       {:heroicons, github: "tailwindlabs/heroicons", tag: "v2.1.1"},
-      {:shared, path: "../shared"},
+      {:common, path: "../common"},
       {:acme_auth, "~> 0.3", organization: "acme"}
     ]
   end
@@ -215,7 +215,7 @@ mix.exs · 5 deps checked: 0 vulnerable, 0 retired, 0 major, 1 minor, 0 patch, 4
 minor (1):
 - phoenix ~> 1.7.0 = 1.7.21 → 1.8.7 · outside ~> 1.7.0
 up to date (4): jason, plug_cowboy, poison, tiny_slug
-skipped, not on public Hex (3): heroicons (git dependency) · shared (path dependency) · acme_auth \
+skipped, not on public Hex (3): heroicons (git dependency) · common (path dependency) · acme_auth \
 (private repo 'hexpm:acme')"""
     if backend == "oanor":
         expected = expected.replace("0 vulnerable, 0 retired, ", "") + (
