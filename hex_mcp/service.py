@@ -150,13 +150,23 @@ class HexService:
 
     # -- the fetch pipeline ----------------------------------------------------------------------------
 
-    async def fetch(self, endpoint: Endpoint, parse: Callable[[Any], T]) -> Fetched[T]:
+    async def fetch(
+        self, endpoint: Endpoint, parse: Callable[[Any], T], *, memo: str | None = None
+    ) -> Fetched[T]:
+        """The parsed answer for `endpoint`; `memo` names a parser that is not a bound method (see `_memo_key`)."""
         key = self.cache.key(endpoint)
-        entry = self.cache.get(key)
         ttl = self.settings.ttls.for_endpoint(endpoint.kind)
-        if entry is not None and (self.settings.offline or time.time() - entry.fetched_at < ttl):
+        memo_key = self._memo_key(key, parse, memo)
+        remembered = self._parsed.get(memo_key) if memo_key is not None else None
+        if remembered is not None and self._usable(remembered[0], ttl):
+            # A fresh answer this process already parsed: no disk read, no parse.
+            self.cache.record_lookup(hit=True)
+            stamp = CacheEntry(None, remembered[0], remembered[1])
+            return Fetched(cast(T, remembered[2]), self._freshness(stamp, from_cache=True))
+        entry = self.cache.get(key)
+        if entry is not None and self._usable(entry.fetched_at, ttl):
             try:
-                value = self._parse_entry(key, entry, parse)
+                value = self._parse_entry(memo_key, entry, parse)
             except BadResponse:
                 entry = None  # an entry written by an older, different parser: refetch
             else:
@@ -170,32 +180,58 @@ class HexService:
                 "`hex-mcp cache import FILE`."
             )
         result: Fetched[T] = await self._flight.run(
-            key, lambda: self._refresh(endpoint, key, entry, ttl, parse)
+            key, lambda: self._refresh(endpoint, key, entry, ttl, parse, memo_key=memo_key)
         )
         return result
 
-    def _parse_entry(self, key: str, entry: CacheEntry, parse: Callable[[Any], T]) -> T:
-        """Parse a cache hit, reusing this process's last parse of the very same entry.
+    def _usable(self, fetched_at: float, ttl: int) -> bool:
+        """Fresh within its TTL, or any age in offline mode."""
+        return self.settings.offline or time.time() - fetched_at < ttl
+
+    def _memo_key(self, key: str, parse: Callable[[Any], T], memo: str | None) -> tuple[str, str] | None:
+        """Where this process keeps its parse of a cache entry, or None when it must not keep one.
 
         Parsing dominates a warm call (phoenix's ~170 releases are validated and sorted every time), and the
-        parsed models are frozen, so sharing them is safe. Only bound-method parsers are memoized: a lambda
-        may capture arguments that the cache key does not hold.
+        parsed models are frozen, so sharing them is safe. A bound-method parser is memoized under its name; a
+        lambda only when the caller names it with `memo`, vouching that everything it captures is in the cache
+        key. With the disk cache off nothing is kept, so `--no-cache` really means no caching.
         """
         func = getattr(parse, "__func__", None)
-        if func is None:
+        name = memo or (func.__qualname__ if func is not None else None)
+        if name is None or not self.cache.enabled:
+            return None
+        return (key, name)
+
+    def _parse_entry(
+        self, memo_key: tuple[str, str] | None, entry: CacheEntry, parse: Callable[[Any], T]
+    ) -> T:
+        """Parse a cache entry, reusing this process's last parse of the very same entry."""
+        if memo_key is None:
             return parse(entry.data)
-        memo_key = (key, func.__qualname__)
         hit = self._parsed.get(memo_key)
         if hit is not None and hit[0] == entry.fetched_at and hit[1] == entry.etag:
             return cast(T, hit[2])
         value = parse(entry.data)
-        self._parsed[memo_key] = (entry.fetched_at, entry.etag, value)
-        if len(self._parsed) > PARSED_MEMO_SIZE:
-            self._parsed.pop(next(iter(self._parsed)))  # oldest first: dicts keep insertion order
+        self._remember(memo_key, entry, value)
         return value
 
+    def _remember(self, memo_key: tuple[str, str] | None, entry: CacheEntry, value: Any) -> None:
+        if memo_key is None:
+            return
+        self._parsed.pop(memo_key, None)  # re-insert at the end: the dict's order is the eviction order
+        self._parsed[memo_key] = (entry.fetched_at, entry.etag, value)
+        if len(self._parsed) > PARSED_MEMO_SIZE:
+            self._parsed.pop(next(iter(self._parsed)))
+
     async def _refresh(
-        self, endpoint: Endpoint, key: str, entry: CacheEntry | None, ttl: int, parse: Callable[[Any], T]
+        self,
+        endpoint: Endpoint,
+        key: str,
+        entry: CacheEntry | None,
+        ttl: int,
+        parse: Callable[[Any], T],
+        *,
+        memo_key: tuple[str, str] | None,
     ) -> Fetched[T]:
         try:
             self._check_quota()
@@ -220,6 +256,7 @@ class HexService:
                     return Fetched(stale_value, self._freshness(entry, from_cache=True, stale_reason=reason))
             raise
         self.cache.set(key, fresh, ttl)
+        self._remember(memo_key, fresh, value)
         return Fetched(value, self._freshness(fresh, from_cache=False))
 
     @staticmethod
@@ -271,6 +308,7 @@ class HexService:
             return await self.fetch(
                 self.backend.release_endpoint(name, version),
                 lambda data: self.backend.parse_release(data, name),
+                memo="parse_release",  # `name` is part of the release path, hence of the cache key
             )
         except NotFound:
             releases = await self._releases(name)  # raises PackageNotFound when the package itself is missing
@@ -369,7 +407,9 @@ class HexService:
         sort = validate.sort(sort)
         endpoint = self.backend.search_endpoint(query, page, limit, sort if self.backend.can_sort else None)
         fetched = await self.fetch(
-            endpoint, lambda data: self.backend.parse_search(data, query, page, limit, sort)
+            endpoint,
+            lambda data: self.backend.parse_search(data, query, page, limit, sort),
+            memo="parse_search",  # query, page, limit and the effective sort are all in the cache key
         )
         result = fetched.value
         note = None

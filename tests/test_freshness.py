@@ -314,3 +314,30 @@ async def test_imported_snapshot_replays_offline_with_no_upstream(
     assert (await replay.release("jason", "1.4.4")).release.checksum
     await replay.aclose()
     assert fake.count() == hits
+
+
+async def test_fresh_parsed_answer_is_reused_without_the_disk(settings: Settings, fake: FakeUpstream) -> None:
+    service = HexService(settings)
+    await service.package("jason")
+    service.cache.clear()  # the disk entry is gone, the parsed answer of this process is still fresh
+    view = await service.package("jason")
+    await service.aclose()
+    assert view.freshness.from_cache is True
+    assert fake.count("/api/packages/jason") == 1
+
+
+async def test_no_cache_means_no_caching_at_all(settings: Settings, fake: FakeUpstream) -> None:
+    service = HexService(dataclasses.replace(settings, cache_enabled=False))
+    await service.package("jason")
+    view = await service.package("jason")
+    await service.aclose()
+    assert view.freshness.from_cache is False
+    assert fake.count("/api/packages/jason") == 2
+
+
+async def test_reused_answer_expires_with_its_ttl(settings: Settings, fake: FakeUpstream) -> None:
+    service = HexService(dataclasses.replace(settings, ttls=EXPIRED))
+    await service.release("jason", "1.4.4")
+    await service.release("jason", "1.4.4")
+    await service.aclose()
+    assert fake.count("/api/packages/jason/releases/1.4.4") == 2  # revalidated, not served from memory
