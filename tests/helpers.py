@@ -35,3 +35,17 @@ def split_source(text: str) -> tuple[str, str]:
     head, _, last = text.rpartition("\n")
     assert last.startswith("source: "), last
     return head, last
+
+
+# A raw JSON-RPC `initialize`, for tests that speak HTTP to the MCP endpoint without a client library.
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"},
+    },
+}
+MCP_HEADERS = {"content-type": "application/json", "accept": "application/json, text/event-stream"}

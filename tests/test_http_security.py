@@ -27,23 +27,13 @@ from mcp.client.streamable_http import streamable_http_client
 from hex_mcp.config import Secret, Settings
 from hex_mcp.server import create_server, http_app
 from tests.fake_upstream import FakeUpstream
+from tests.helpers import INITIALIZE, MCP_HEADERS
 from tests.test_e2e import free_port, hex_mcp_command, server_env
 
 pytestmark = pytest.mark.anyio
 
 TOKEN = "tok-5f1c0e-test-bearer"
 TRANSPORTS = ["streamable-http", "sse"]
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-06-18",
-        "capabilities": {},
-        "clientInfo": {"name": "t", "version": "1"},
-    },
-}
-MCP_HEADERS = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
 
 
 @asynccontextmanager

@@ -23,6 +23,7 @@ from mcp.client.stdio import stdio_client
 from hex_mcp.config import Settings
 from hex_mcp.server import create_server
 from tests.fake_upstream import FakeUpstream, Fault
+from tests.helpers import INITIALIZE, MCP_HEADERS
 from tests.test_e2e import free_port, hex_mcp_command
 from tests.test_http_security import wait_for_health
 
@@ -178,20 +179,9 @@ def test_http_server_debug_logs(keyed_fake: FakeUpstream, tmp_path: Path) -> Non
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for_health(base, proc)
-        headers = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
-        body = {
-            "jsonrpc": "2.0",
-            "id": 1,
-            "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-06-18",
-                "capabilities": {},
-                "clientInfo": {"name": "t", "version": "1"},
-            },
-        }
         for token in (AUTH_TOKEN, AUTH_TOKEN + "-wrong"):
-            sent = {**headers, "authorization": f"Bearer {token}"}
-            httpx2.post(f"{base}/mcp", json=body, headers=sent, timeout=5)
+            sent = {**MCP_HEADERS, "authorization": f"Bearer {token}"}
+            httpx2.post(f"{base}/mcp", json=INITIALIZE, headers=sent, timeout=5)
         health = httpx2.get(f"{base}/healthz", timeout=5)
         assert_clean("/healthz", health.content)
     finally:
