@@ -1,24 +1,28 @@
-"""The two upstream shapes, mapped into one domain model.
+"""The two upstreams, each one object that knows everything particular to it.
 
-A backend is pure: it says which request answers a question (`Endpoint`) and turns the JSON that came back into
-`hex_mcp.models`. It never performs I/O, so the cache and the HTTP seam stay shared. Upstream JSON that does not
-have the expected shape raises `BadResponse` here, never a `KeyError` deeper down.
+A backend is pure. It holds the upstream's policy (label, default base URL, key variable, auth header, envelope,
+advice for the status codes whose meaning differs between upstreams, default pacing, and the shape of its cache
+keys), says which request answers a question (`Endpoint`), and turns the JSON that came back into
+`hex_mcp.models`. It never performs I/O, so the cache and the HTTP seam stay shared; no other module branches on a
+backend's name. Upstream JSON that does not have the expected shape raises `BadResponse` here, never a `KeyError`
+deeper down.
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
-from urllib.parse import quote
+from typing import Any, Literal, Protocol, TypeVar
+from urllib.parse import parse_qs, quote, unquote
 
 from pydantic import ValidationError
 
-from hex_mcp.config import Backend
-from hex_mcp.errors import BadResponse
+from hex_mcp.errors import AuthError, BadResponse, PlanError, RateLimited
 from hex_mcp.models import (
     Advisory,
+    BackendName,
     Dependency,
     Downloads,
     GatewayMeta,
@@ -29,9 +33,11 @@ from hex_mcp.models import (
     SearchHit,
     SearchPage,
 )
+from hex_mcp.validate import NAME_PATTERN
 from hex_mcp.versions import Version, VersionError
 
 T = TypeVar("T")
+EndpointKind = Literal["package", "releases", "release", "search", "meta"]
 GATEWAY_RELEASES_LIMIT = 500
 
 
@@ -39,7 +45,7 @@ GATEWAY_RELEASES_LIMIT = 500
 class Endpoint:
     """One upstream request: which TTL class it belongs to, its path and its query parameters."""
 
-    kind: str  # package | releases | release | search | meta
+    kind: EndpointKind
     path: str
     params: tuple[tuple[str, str], ...] = ()
 
@@ -48,10 +54,30 @@ class Endpoint:
         return dict(self.params)
 
 
-class BackendMapping(Protocol):
-    name: Backend
+class Backend(Protocol):
+    name: BackendName
+    label: str  # how answers and errors name the upstream
+    default_base_url: str
+    key_env: str  # the environment variable holding this upstream's key
+    key_url: str  # where to get a key
+    auth_header: str  # the request header that carries the key
+    key_required: bool
+    keyless_note: str  # what running without a key means
+    bad_key_fix: str  # what to do when the key is refused
+    keyed_limit_hint: str | None  # how a key would raise the rate limit, if it does
+    no_rate_headers_note: str  # what an answer without rate-limit headers means
+    short_label: str  # the label inside a sentence ("use the gateway")
+    default_rps: (
+        float | None
+    )  # client-side pacing when HEX_MCP_MAX_RPS is unset; None: the rate headers govern
     can_sort: bool
     has_advisories: bool
+
+    def unwrap(self, payload: Any) -> Any: ...
+    def auth_error(self, said: str) -> AuthError: ...
+    def plan_error(self, said: str) -> PlanError: ...
+    def rate_limited(self, said: str, when: str, retry_at: float | None) -> RateLimited: ...
+    def package_in_request(self, request: str) -> str | None: ...
 
     def package_endpoint(self, name: str) -> Endpoint: ...
     def releases_endpoint(self, name: str) -> Endpoint: ...
@@ -158,9 +184,49 @@ def _owners(raw: Any) -> list[str] | None:
 class HexPmBackend:
     """hex.pm's own JSON API (`https://hex.pm/api`)."""
 
-    name: Backend = "hexpm"
+    name: BackendName = "hexpm"
+    label = "hex.pm"
+    default_base_url = "https://hex.pm/api"
+    key_env = "HEX_API_KEY"
+    key_url = "https://hex.pm/dashboard/keys"
+    auth_header = "Authorization"
+    key_required = False
+    keyless_note = "public reads need no key (100 requests/minute per IP)"
+    bad_key_fix = "fix or unset HEX_API_KEY: public reads need no key"
+    keyed_limit_hint: str | None = "a HEX_API_KEY raises the hex.pm limit to 500/minute"
+    no_rate_headers_note = "no x-ratelimit headers in the answer"
+    short_label = "hex.pm"
+    default_rps: float | None = None
     can_sort = True
     has_advisories = True
+
+    def unwrap(self, payload: Any) -> Any:
+        return payload
+
+    def auth_error(self, said: str) -> AuthError:
+        return AuthError(
+            f"hex.pm rejected HEX_API_KEY (HTTP 401){said}. Fix or unset HEX_API_KEY: public reads need no key."
+        )
+
+    def plan_error(self, said: str) -> PlanError:
+        return PlanError(
+            f"hex.pm answered HTTP 402 (payment required){said}, which its public API does not use. "
+            "Check HEX_MCP_BASE_URL."
+        )
+
+    def rate_limited(self, said: str, when: str, retry_at: float | None) -> RateLimited:
+        # hex.pm's own message only repeats the limit and names the caller's IP: `said` is left out.
+        return RateLimited(
+            f"hex.pm rate limit reached (HTTP 429; 100 requests/minute per IP without a key); {when}. "
+            "Setting HEX_API_KEY raises the limit to 500/minute.",
+            retry_at,
+        )
+
+    def package_in_request(self, request: str) -> str | None:
+        path = request.partition("?")[0]
+        if not path.startswith("/packages/"):
+            return None
+        return _known_name(unquote(path[len("/packages/") :].split("/", 1)[0]))
 
     def package_endpoint(self, name: str) -> Endpoint:
         return Endpoint("package", f"/packages/{segment(name)}")
@@ -307,12 +373,67 @@ class HexPmBackend:
         return GatewayMeta()
 
 
-class GatewayBackend:
+class OanorBackend:
     """The Hex API gateway (`https://api.oanor.com/hex-api`): wrapped answers, a key, a monthly quota."""
 
-    name: Backend = "oanor"
+    name: BackendName = "oanor"
+    label = "Hex API gateway"
+    default_base_url = "https://api.oanor.com/hex-api"
+    key_env = "OANOR_API_KEY"
+    key_url = "https://www.oanor.com/developer/keys"
+    auth_header = "x-oanor-key"
+    key_required = True
+    keyless_note = "the gateway requires a key"
+    bad_key_fix = (
+        "set OANOR_API_KEY to a valid key (https://www.oanor.com/developer/keys), or use --backend hexpm"
+    )
+    keyed_limit_hint: str | None = None
+    no_rate_headers_note = (
+        "the gateway sends no rate-limit headers; it meters a monthly quota (set HEX_MCP_MONTHLY_QUOTA to budget "
+        "it locally)"
+    )
+    short_label = "gateway"
+    default_rps: float | None = 2.0  # the gateway's free plan allows 2 calls per second
     can_sort = False
     has_advisories = False
+
+    def unwrap(self, payload: Any) -> Any:
+        """Answers come as `{data, success, message}`; only `data` is the answer."""
+        if not isinstance(payload, dict) or "data" not in payload:
+            raise BadResponse(
+                f"{self.label} answered without the expected {{data, success}} envelope. Try again later; "
+                f"if it persists, check HEX_MCP_BASE_URL (the gateway root is {self.default_base_url})."
+            )
+        if payload.get("success") is False:
+            message = payload.get("message")
+            shown = message.strip()[:200] if isinstance(message, str) and message.strip() else "no message"
+            raise BadResponse(f"{self.label} reported a failure: {shown}.")
+        return payload["data"]
+
+    def auth_error(self, said: str) -> AuthError:
+        return AuthError(
+            f"The Hex API gateway rejected the key (HTTP 401){said}. Set OANOR_API_KEY to a valid key "
+            f"({self.key_url}), or use --backend hexpm, which needs no key."
+        )
+
+    def plan_error(self, said: str) -> PlanError:
+        return PlanError(
+            f"The Hex API gateway requires an active subscription for this call (HTTP 402){said}. Check the plan "
+            "behind OANOR_API_KEY, or use --backend hexpm."
+        )
+
+    def rate_limited(self, said: str, when: str, retry_at: float | None) -> RateLimited:
+        return RateLimited(
+            f"The Hex API gateway rate limit or monthly quota was reached (HTTP 429){said}; {when}. "
+            "A bigger plan raises both.",
+            retry_at,
+        )
+
+    def package_in_request(self, request: str) -> str | None:
+        path, _, query = request.partition("?")
+        if path not in ("/v1/package", "/v1/releases", "/v1/release"):
+            return None
+        return _known_name((parse_qs(query).get("name") or [""])[0])
 
     def package_endpoint(self, name: str) -> Endpoint:
         return Endpoint("package", "/v1/package", (("name", name),))
@@ -461,5 +582,15 @@ def _is_stable(version: str) -> bool:
         return False
 
 
-def backend_for(name: Backend) -> BackendMapping:
-    return GatewayBackend() if name == "oanor" else HexPmBackend()
+_NAME_RE = re.compile(NAME_PATTERN)
+
+
+def _known_name(candidate: str) -> str | None:
+    return candidate if _NAME_RE.fullmatch(candidate) else None
+
+
+_BACKENDS: dict[BackendName, Backend] = {"hexpm": HexPmBackend(), "oanor": OanorBackend()}
+
+
+def backend_for(name: BackendName) -> Backend:
+    return _BACKENDS[name]

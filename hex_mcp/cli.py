@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import ipaddress
 import logging
 import signal
 import sys
@@ -18,7 +17,9 @@ from pathlib import Path
 import anyio
 
 from hex_mcp import __version__
-from hex_mcp.config import BACKENDS, DEFAULT_BASE_URLS, LOG_LEVELS, TRANSPORTS, ConfigError, Settings
+from hex_mcp.backends import backend_for
+from hex_mcp.config import LOG_LEVELS, TRANSPORTS, ConfigError, Settings, is_loopback
+from hex_mcp.models import BACKEND_NAMES
 
 log = logging.getLogger("hex_mcp")
 
@@ -49,7 +50,7 @@ def _common_options(parser: argparse.ArgumentParser, *, sub: bool = False) -> No
     parser.add_argument(
         "--backend",
         default=default,
-        choices=BACKENDS,
+        choices=BACKEND_NAMES,
         help="upstream: hexpm (hex.pm, no key) or oanor (the Hex API "
         "gateway, needs OANOR_API_KEY) [HEX_MCP_BACKEND; default oanor if OANOR_API_KEY is set, "
         "else hexpm]",
@@ -58,7 +59,8 @@ def _common_options(parser: argparse.ArgumentParser, *, sub: bool = False) -> No
         "--base-url",
         default=default,
         help="override the selected backend's base URL [HEX_MCP_BASE_URL; defaults: "
-        f"{DEFAULT_BASE_URLS['hexpm']}, {DEFAULT_BASE_URLS['oanor']}]",
+        + ", ".join(backend_for(name).default_base_url for name in BACKEND_NAMES)
+        + "]",
     )
     parser.add_argument(
         "--cache-dir",
@@ -210,15 +212,6 @@ def configure_logging(level: str) -> None:
     logging.basicConfig(stream=sys.stderr, level=level, format="hex-mcp %(levelname)s %(name)s: %(message)s")
     # httpx2 logs every request at INFO; that is noise unless debugging.
     logging.getLogger("httpx2").setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def check_http_exposure(settings: Settings) -> None:

@@ -7,24 +7,22 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
-Backend = Literal["hexpm", "oanor"]
+from hex_mcp.backends import Backend, backend_for
+from hex_mcp.models import BACKEND_NAMES, BackendName
+
 Transport = Literal["stdio", "sse", "streamable-http"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
-BACKENDS: tuple[Backend, ...] = ("hexpm", "oanor")
 TRANSPORTS: tuple[Transport, ...] = ("stdio", "sse", "streamable-http")
-DEFAULT_BASE_URLS: dict[Backend, str] = {
-    "hexpm": "https://hex.pm/api",
-    "oanor": "https://api.oanor.com/hex-api",
-}
-BACKEND_LABELS: dict[Backend, str] = {"hexpm": "hex.pm", "oanor": "Hex API gateway"}
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_LEVELS: tuple[LogLevel, ...] = ("DEBUG", "INFO", "WARNING", "ERROR")
 _C = TypeVar("_C", bound=str)
 
 
@@ -88,8 +86,8 @@ def default_cache_dir() -> Path:
 class Settings:
     """Everything the server needs to know; immutable once built."""
 
-    backend: Backend = "hexpm"
-    base_url: str = DEFAULT_BASE_URLS["hexpm"]
+    backend: BackendName = "hexpm"
+    base_url: str = backend_for("hexpm").default_base_url
     hex_api_key: Secret | None = None
     oanor_api_key: Secret | None = None
     cache_dir: Path = field(default_factory=default_cache_dir)
@@ -109,25 +107,35 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     auth_token: Secret | None = None
     insecure_no_auth: bool = False
-    log_level: str = "WARNING"
+    log_level: LogLevel = "WARNING"
+
+    @property
+    def upstream(self) -> Backend:
+        """The selected backend's policy and mapping."""
+        return backend_for(self.backend)
 
     @property
     def backend_label(self) -> str:
-        return BACKEND_LABELS[self.backend]
+        return self.upstream.label
 
     @property
     def api_key(self) -> Secret | None:
         """The key sent to the selected backend."""
-        return self.oanor_api_key if self.backend == "oanor" else self.hex_api_key
+        return self.keys().get(self.backend)
+
+    def keys(self) -> dict[BackendName, Secret | None]:
+        return {"hexpm": self.hex_api_key, "oanor": self.oanor_api_key}
 
     @property
     def effective_max_rps(self) -> float | None:
         if self.max_rps is not None:
             return self.max_rps if self.max_rps > 0 else None
-        return 2.0 if self.backend == "oanor" else None
+        return self.upstream.default_rps
 
-    def with_backend(self, backend: Backend, base_url: str | None = None) -> Settings:
-        return dataclasses.replace(self, backend=backend, base_url=base_url or DEFAULT_BASE_URLS[backend])
+    def with_backend(self, backend: BackendName, base_url: str | None = None) -> Settings:
+        return dataclasses.replace(
+            self, backend=backend, base_url=base_url or backend_for(backend).default_base_url
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -141,36 +149,48 @@ class Settings:
         oanor_key = get("OANOR_API_KEY")
         hex_key = get("HEX_API_KEY")
         backend_raw = get("HEX_MCP_BACKEND") or ("oanor" if oanor_key else "hexpm")
-        backend = parse_choice("HEX_MCP_BACKEND", backend_raw, BACKENDS)
-        transport = parse_choice("HEX_MCP_TRANSPORT", get("HEX_MCP_TRANSPORT") or "stdio", TRANSPORTS)
-        ttl_all = get("HEX_MCP_CACHE_TTL")
-        ttls = TTLs.uniform(parse_int("HEX_MCP_CACHE_TTL", ttl_all, minimum=0)) if ttl_all else TTLs()
-        return cls(
-            backend=backend,
-            base_url=(get("HEX_MCP_BASE_URL") or DEFAULT_BASE_URLS[backend]).rstrip("/"),
-            hex_api_key=Secret(hex_key) if hex_key else None,
-            oanor_api_key=Secret(oanor_key) if oanor_key else None,
-            cache_dir=Path(get("HEX_MCP_CACHE_DIR") or default_cache_dir()).expanduser(),
-            cache_enabled=not parse_bool("HEX_MCP_NO_CACHE", get("HEX_MCP_NO_CACHE")),
-            cache_size_mb=parse_int(
-                "HEX_MCP_CACHE_SIZE_MB", get("HEX_MCP_CACHE_SIZE_MB") or "256", minimum=1
-            ),
-            ttls=ttls,
-            offline=parse_bool("HEX_MCP_OFFLINE", get("HEX_MCP_OFFLINE")),
-            max_rps=parse_float("HEX_MCP_MAX_RPS", get("HEX_MCP_MAX_RPS")),
-            monthly_quota=parse_optional_int("HEX_MCP_MONTHLY_QUOTA", get("HEX_MCP_MONTHLY_QUOTA")),
-            timeout=parse_float("HEX_MCP_TIMEOUT", get("HEX_MCP_TIMEOUT")) or 10.0,
-            transport=transport,
-            host=get("HEX_MCP_HOST") or "127.0.0.1",
-            port=parse_int("HEX_MCP_PORT", get("HEX_MCP_PORT") or "8000", minimum=0, maximum=65535),
-            allowed_hosts=tuple(
-                h.strip() for h in (get("HEX_MCP_ALLOWED_HOSTS") or "").split(",") if h.strip()
-            ),
-            auth_token=Secret(token) if (token := get("HEX_MCP_AUTH_TOKEN")) else None,
-            log_level=parse_choice(
-                "HEX_MCP_LOG_LEVEL", (get("HEX_MCP_LOG_LEVEL") or "WARNING").upper(), LOG_LEVELS
-            ),
-        )
+        backend = parse_choice("HEX_MCP_BACKEND", backend_raw, BACKEND_NAMES)
+        # Only what the environment sets is passed on: every default lives in the dataclass above.
+        given: dict[str, Any] = {
+            "backend": backend,
+            "base_url": (get("HEX_MCP_BASE_URL") or backend_for(backend).default_base_url).rstrip("/"),
+            "hex_api_key": Secret(hex_key) if hex_key else None,
+            "oanor_api_key": Secret(oanor_key) if oanor_key else None,
+            "cache_enabled": not parse_bool("HEX_MCP_NO_CACHE", get("HEX_MCP_NO_CACHE")),
+            "offline": parse_bool("HEX_MCP_OFFLINE", get("HEX_MCP_OFFLINE")),
+            "max_rps": parse_float("HEX_MCP_MAX_RPS", get("HEX_MCP_MAX_RPS")),
+            "monthly_quota": parse_optional_int("HEX_MCP_MONTHLY_QUOTA", get("HEX_MCP_MONTHLY_QUOTA")),
+            "auth_token": Secret(token) if (token := get("HEX_MCP_AUTH_TOKEN")) else None,
+        }
+        if (value := get("HEX_MCP_TRANSPORT")) is not None:
+            given["transport"] = parse_choice("HEX_MCP_TRANSPORT", value, TRANSPORTS)
+        if (value := get("HEX_MCP_CACHE_TTL")) is not None:
+            given["ttls"] = TTLs.uniform(parse_int("HEX_MCP_CACHE_TTL", value, minimum=0))
+        if (value := get("HEX_MCP_CACHE_DIR")) is not None:
+            given["cache_dir"] = Path(value).expanduser()
+        if (value := get("HEX_MCP_CACHE_SIZE_MB")) is not None:
+            given["cache_size_mb"] = parse_int("HEX_MCP_CACHE_SIZE_MB", value, minimum=1)
+        if timeout := parse_float("HEX_MCP_TIMEOUT", get("HEX_MCP_TIMEOUT")):  # 0 keeps the default
+            given["timeout"] = timeout
+        if (value := get("HEX_MCP_HOST")) is not None:
+            given["host"] = value
+        if (value := get("HEX_MCP_PORT")) is not None:
+            given["port"] = parse_int("HEX_MCP_PORT", value, minimum=0, maximum=65535)
+        if (value := get("HEX_MCP_ALLOWED_HOSTS")) is not None:
+            given["allowed_hosts"] = tuple(h.strip() for h in value.split(",") if h.strip())
+        if (value := get("HEX_MCP_LOG_LEVEL")) is not None:
+            given["log_level"] = parse_choice("HEX_MCP_LOG_LEVEL", value.upper(), LOG_LEVELS)
+        return cls(**given)
+
+
+def is_loopback(host: str) -> bool:
+    """A host name or address that only this machine can reach."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def parse_choice(name: str, value: str, choices: tuple[_C, ...]) -> _C:

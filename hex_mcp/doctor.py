@@ -24,8 +24,9 @@ import anyio
 from hex_mcp import __version__
 from hex_mcp.backends import backend_for
 from hex_mcp.cache import ResponseCache
-from hex_mcp.config import DEFAULT_BASE_URLS, Settings
+from hex_mcp.config import Settings, is_loopback
 from hex_mcp.errors import AuthError, HexError, NotFound
+from hex_mcp.fetch import CallBudget
 from hex_mcp.upstream import UpstreamClient, clock_time
 
 Status = Literal["ok", "warn", "fail"]
@@ -44,7 +45,6 @@ PROBE_PACKAGE = "jason"
 PROBE_TIMEOUT = 10.0
 # A sentence ends at ". " before a capital letter, but not after an abbreviation such as "e.g.".
 _SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)\.\s+(?=[A-Z`])")
-KEY_URLS = {"oanor": "https://www.oanor.com/developer/keys", "hexpm": "https://hex.pm/dashboard/keys"}
 
 
 @dataclass(frozen=True)
@@ -135,8 +135,9 @@ def check_packages() -> Check:
 
 def check_backend(settings: Settings) -> Check:
     url = redact_url(settings.base_url)
+    default_url = settings.upstream.default_base_url
     detail = f"{settings.backend} ({settings.backend_label}) at {url}"
-    if settings.base_url != DEFAULT_BASE_URLS[settings.backend]:
+    if settings.base_url != default_url:
         detail += " (custom base URL: HEX_MCP_BASE_URL or --base-url)"
     parts = urlsplit(settings.base_url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -144,37 +145,37 @@ def check_backend(settings: Settings) -> Check:
             "backend",
             "fail",
             detail,
-            "set HEX_MCP_BASE_URL to an http(s) URL, or unset it to use "
-            f"{DEFAULT_BASE_URLS[settings.backend]}",
+            f"set HEX_MCP_BASE_URL to an http(s) URL, or unset it to use {default_url}",
         )
-    loopback = parts.hostname in ("127.0.0.1", "localhost", "::1")
-    if parts.scheme == "http" and settings.api_key is not None and not loopback:
+    if parts.scheme == "http" and settings.api_key is not None and not is_loopback(parts.hostname):
         return Check("backend", "warn", detail, "the API key would travel unencrypted: use an https base URL")
     return Check("backend", "ok", detail)
 
 
 def check_key(settings: Settings) -> Check:
-    if settings.backend == "oanor":
-        if settings.oanor_api_key is None:
+    upstream = settings.upstream
+    if settings.api_key is None:
+        if upstream.key_required:
             return Check(
                 "api key",
                 "fail",
-                "OANOR_API_KEY is not set; the Hex API gateway requires it",
-                f"set OANOR_API_KEY (get one at {KEY_URLS['oanor']}), or use --backend hexpm, "
+                f"{upstream.key_env} is not set; the {upstream.label} requires it",
+                f"set {upstream.key_env} (get one at {upstream.key_url}), or use --backend hexpm, "
                 "which needs no key",
             )
-        return Check("api key", "ok", "OANOR_API_KEY is set (value hidden)")
-    if settings.hex_api_key is None:
-        detail = "HEX_API_KEY is not set: fine, public reads need no key (100 requests/minute per IP)"
+        detail = f"{upstream.key_env} is not set: fine, {upstream.keyless_note}"
     else:
-        detail = "HEX_API_KEY is set (value hidden)"
-    if settings.oanor_api_key is not None:
-        return Check(
-            "api key",
-            "warn",
-            detail + "; OANOR_API_KEY is set but unused with the hexpm backend",
-            "unset HEX_MCP_BACKEND (or pass --backend oanor) to use the gateway, or unset the key",
-        )
+        detail = f"{upstream.key_env} is set (value hidden)"
+    for name, key in settings.keys().items():
+        if name != settings.backend and key is not None:
+            other = backend_for(name)
+            return Check(
+                "api key",
+                "warn",
+                detail + f"; {other.key_env} is set but unused with the {settings.backend} backend",
+                f"unset HEX_MCP_BACKEND (or pass --backend {name}) to use the {other.short_label}, or unset the "
+                "key",
+            )
     return Check("api key", "ok", detail)
 
 
@@ -212,9 +213,9 @@ def check_cache_dir(settings: Settings) -> Check:
 
 
 def check_cache(settings: Settings, cache: ResponseCache) -> Check:
-    quota = settings.monthly_quota
-    calls = cache.calls_this_month(settings.backend)
-    budget = f"{calls} upstream calls this month ({settings.backend})" + (
+    calls = CallBudget(settings, cache)
+    quota = calls.quota
+    budget = f"{calls.used()} upstream calls this month ({settings.backend})" + (
         f" of a {quota} quota" if quota is not None else ""
     )
     if not cache.enabled:
@@ -229,7 +230,7 @@ def check_cache(settings: Settings, cache: ResponseCache) -> Check:
             "clear it with `hex-mcp cache clear`, or point HEX_MCP_CACHE_DIR elsewhere",
         )
     detail = f"{entries} {'entry' if entries == 1 else 'entries'}, {human_bytes(size)}; {budget}"
-    if quota is not None and calls >= quota:
+    if calls.spent():
         return Check(
             "cache",
             "warn",
@@ -263,18 +264,17 @@ async def probe_upstream(settings: Settings, cache: ResponseCache | None = None)
     if settings.offline:
         skipped = "offline: skipped"
         return Probe(Check("upstream", "ok", skipped), Check("rate limit", "ok", skipped))
-    quota = settings.monthly_quota
-    if cache is not None and quota is not None and cache.calls_this_month(settings.backend) >= quota:
-        spent = f"skipped: the monthly quota of {quota} calls (HEX_MCP_MONTHLY_QUOTA) is spent"
+    budget = CallBudget(settings, cache) if cache is not None else None
+    if budget is not None and budget.spent():
+        spent = f"skipped: the monthly quota of {budget.quota} calls (HEX_MCP_MONTHLY_QUOTA) is spent"
         return Probe(
             Check("upstream", "warn", spent, "raise HEX_MCP_MONTHLY_QUOTA, or wait for next month"),
             Check("rate limit", "ok", "skipped (no call made)"),
         )
-    mapping = backend_for(settings.backend)
+    mapping = settings.upstream
     endpoint = mapping.meta_endpoint() or mapping.package_endpoint(PROBE_PACKAGE)
     quick = dataclasses.replace(settings, retries=0, timeout=min(settings.timeout, PROBE_TIMEOUT))
-    on_attempt = (lambda: cache.count_call(settings.backend)) if cache is not None else None
-    client = UpstreamClient(quick, on_attempt=on_attempt)
+    client = UpstreamClient(quick, on_attempt=budget.count if budget is not None else None)
     request = f"GET {endpoint.path}" + (
         f"?{'&'.join(f'{k}={v}' for k, v in endpoint.params)}" if endpoint.params else ""
     )
@@ -326,9 +326,7 @@ def split_advice(message: str) -> tuple[str, str | None]:
 
 
 def _key_fix(settings: Settings) -> str:
-    if settings.backend == "oanor":
-        return f"set OANOR_API_KEY to a valid key ({KEY_URLS['oanor']}), or use --backend hexpm"
-    return "fix or unset HEX_API_KEY: public reads need no key"
+    return settings.upstream.bad_key_fix
 
 
 def rate_check(settings: Settings, client: UpstreamClient, *, answered: bool) -> Check:
@@ -336,21 +334,14 @@ def rate_check(settings: Settings, client: UpstreamClient, *, answered: bool) ->
     if rate.seen_at is None:
         if not answered:
             return Check("rate limit", "warn", "unknown (no answer from upstream)")
-        if settings.backend == "oanor":
-            return Check(
-                "rate limit",
-                "ok",
-                "the gateway sends no rate-limit headers; it meters a monthly "
-                "quota (set HEX_MCP_MONTHLY_QUOTA to budget it locally)",
-            )
-        return Check("rate limit", "ok", "no x-ratelimit headers in the answer")
+        return Check("rate limit", "ok", settings.upstream.no_rate_headers_note)
     reset = f", window resets {clock_time(rate.reset)}" if rate.reset is not None else ""
     remaining = "?" if rate.remaining is None else rate.remaining
     detail = f"{remaining} of {rate.limit or '?'} requests left{reset}"
     if rate.remaining == 0:
         fix = "wait for the window to reset"
-        if settings.backend == "hexpm" and settings.hex_api_key is None:
-            fix += "; a HEX_API_KEY raises the hex.pm limit to 500/minute"
+        if settings.api_key is None and settings.upstream.keyed_limit_hint:
+            fix += f"; {settings.upstream.keyed_limit_hint}"
         return Check("rate limit", "warn", detail, fix)
     return Check("rate limit", "ok", detail)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from hex_mcp.backends import backend_for
 from hex_mcp.models import (
     OUTDATED_ORDER,
     Advisory,
@@ -29,7 +30,6 @@ from hex_mcp.models import (
     SearchView,
 )
 
-SOURCE_LABELS = {"hexpm": "hex.pm", "oanor": "Hex API gateway"}
 NOT_VIA_GATEWAY = "not available via the gateway"
 SEARCH_DESCRIPTION_LIMIT = 90
 RETIREMENT_LABELS = {
@@ -63,7 +63,7 @@ def age(seconds: int) -> str:
 
 
 def freshness_line(f: Freshness) -> str:
-    label = SOURCE_LABELS.get(f.source, f.source)
+    label = backend_for(f.source).label
     if f.stale_reason:
         return f"source: {label} · STALE cache, {age(f.age_seconds)} old — live call failed: {f.stale_reason}"
     if f.from_cache:
@@ -373,7 +373,7 @@ def _size(n: int | None) -> str:
 
 
 def meta(view: MetaView) -> str:
-    source = SOURCE_LABELS.get(view.backend, view.backend)
+    source = backend_for(view.backend).label
     lines = [
         f"hex-mcp {view.server_version} · backend: {source} ({view.base_url}) · API key: "
         f"{'set' if view.key_configured else 'none'} · offline: {'yes' if view.offline else 'no'}"
@@ -586,7 +586,7 @@ def outdated(view: OutdatedView) -> str:
         lines.append(f"retirements and advisories: {NOT_VIA_GATEWAY}")
     lookups = f"lookups: {view.live_lookups} live, {view.cached_lookups} cached"
     if view.freshness is None:
-        lines.append(f"source: {SOURCE_LABELS.get(view.source, view.source)} · no lookup succeeded")
+        lines.append(f"source: {backend_for(view.source).label} · no lookup succeeded")
     else:
         lines.append(f"{freshness_line(view.freshness)} · {lookups}")
     return "\n".join(lines)

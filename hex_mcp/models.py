@@ -12,6 +12,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hex_mcp.deps_input import Source as InputFormat
+from hex_mcp.versions import UpdateKind
+
+BackendName = Literal["hexpm", "oanor"]
+BACKEND_NAMES: tuple[BackendName, ...] = ("hexpm", "oanor")
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
@@ -143,7 +149,7 @@ class GatewayMeta(_Model):
 class Freshness(_Model):
     """Where an answer came from and how old it is."""
 
-    source: str = Field(description="backend: hexpm or oanor")
+    source: BackendName = Field(description="backend: hexpm or oanor")
     fetched_at: str = Field(description="ISO-8601 UTC time the data left upstream")
     age_seconds: int
     from_cache: bool
@@ -218,7 +224,7 @@ class RateLimitInfo(_Model):
 
 class MetaView(_Model):
     server_version: str
-    backend: str
+    backend: BackendName
     base_url: str
     key_configured: bool
     offline: bool
@@ -232,9 +238,6 @@ class MetaView(_Model):
     ttls: dict[str, int]
     gateway: GatewayMeta | None = None
     gateway_error: str | None = None
-
-
-UpdateKind = Literal["major", "minor", "patch", "pre", ""]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -329,8 +332,8 @@ class SkippedDepView(_Model):
 
 
 class OutdatedView(_Model):
-    input_format: str = Field(description="mix.lock, mix.exs or lines")
-    source: str = Field(description="backend: hexpm or oanor")
+    input_format: InputFormat = Field(description="mix.lock, mix.exs or lines")
+    source: BackendName = Field(description="backend: hexpm or oanor")
     checked: int = Field(description="dependencies looked up on Hex")
     counts: dict[str, int] = Field(description="rows per status")
     rows: list[OutdatedRow] = Field(description="problems first, in the order of OUTDATED_ORDER")

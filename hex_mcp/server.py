@@ -314,7 +314,7 @@ def create_server(
         instructions=INSTRUCTIONS,
         website_url="https://hex.pm",
         lifespan=shared.lifespan,
-        log_level=settings.log_level,  # type: ignore[arg-type]  # validated against LOG_LEVELS in config
+        log_level=settings.log_level,
         **auth_kwargs,
     )
 

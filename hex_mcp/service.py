@@ -1,43 +1,34 @@
 """HexService: the questions hex-mcp answers, independent of MCP.
 
-Every upstream read goes through `fetch`, which applies the freshness policy (fresh cache → answer; expired →
-revalidate with the ETag; failed → answer from a stale entry and say so), shares concurrent identical calls
-(single flight), keeps to the monthly call budget, and parses before it caches so a malformed answer can never
-poison the cache. The tool-level methods return the `*View` models the formatters render.
+Each method validates its arguments (before any upstream call), reads through the fetch pipeline
+(`hex_mcp.fetch`: cache, single flight, call budget, stale fallback) and returns the `*View` model the
+formatters render. The pure logic it leans on lives in `resolve` (which version a question means) and `upgrade`
+(diffs and outdated rows).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, cast
-from urllib.parse import parse_qs, unquote
 
 import anyio
 import httpx2
 
 from hex_mcp import __version__, validate
-from hex_mcp.backends import BackendMapping, Endpoint, backend_for
-from hex_mcp.cache import CacheEntry, ResponseCache, month_key
+from hex_mcp.cache import ResponseCache
 from hex_mcp.config import Settings
 from hex_mcp.deps_input import DepsInputError, DepSpec, parse_deps
 from hex_mcp.errors import (
-    BadResponse,
     HexError,
     InvalidInput,
     NotFound,
-    OfflineMiss,
     PackageNotFound,
-    QuotaExhausted,
     ReleaseNotFound,
 )
+from hex_mcp.fetch import CallBudget, Fetched, Fetcher, first_sentence
 from hex_mcp.models import (
     OUTDATED_ORDER,
     DiffView,
-    Freshness,
     MetaView,
     OutdatedRow,
     OutdatedStatus,
@@ -68,58 +59,11 @@ from hex_mcp.versions import (
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 DESCRIPTION_LIMIT = 280
 PACKAGE_RECENT_RELEASES = 5
 OUTDATED_CONCURRENCY = 8  # parallel lookups per hex_outdated call: fast, yet far from hex.pm's rate window
 COMPLETION_MAX = 100  # MCP caps completion values at 100
 COMPLETION_SEARCH_LIMIT = 50
-PARSED_MEMO_SIZE = 256  # parsed cache entries kept in memory; ecto's 185 releases parse to ~90 KB
-
-
-@dataclass(frozen=True)
-class Fetched(Generic[T]):
-    value: T
-    freshness: Freshness
-
-
-class _Flight:
-    def __init__(self) -> None:
-        self.done = anyio.Event()
-        self.result: Any = None
-        self.error: Exception | None = None
-        self.finished = False
-
-
-class SingleFlight:
-    """Concurrent calls with the same key share the first caller's work."""
-
-    def __init__(self) -> None:
-        self._flights: dict[str, _Flight] = {}
-
-    async def run(self, key: str, work: Callable[[], Any]) -> Any:
-        while True:
-            flight = self._flights.get(key)
-            if flight is None:
-                break
-            await flight.done.wait()
-            if flight.error is not None:
-                raise flight.error
-            if flight.finished:
-                return flight.result
-            # The leader was cancelled before finishing: take over.
-        flight = _Flight()
-        self._flights[key] = flight
-        try:
-            flight.result = await work()
-            flight.finished = True
-            return flight.result
-        except Exception as exc:
-            flight.error = exc
-            raise
-        finally:
-            del self._flights[key]
-            flight.done.set()
 
 
 class HexService:
@@ -133,161 +77,16 @@ class HexService:
         cache: ResponseCache | None = None,
     ) -> None:
         self.settings = settings
-        self.backend: BackendMapping = backend_for(settings.backend)
+        self.backend = settings.upstream
         self.cache = cache if cache is not None else ResponseCache(settings)
-        self.upstream = UpstreamClient(
-            settings,
-            http_transport=http_transport,
-            on_attempt=lambda: self.cache.count_call(settings.backend),
-        )
-        self._flight = SingleFlight()
-        # (cache key, parser) -> (fetched_at, etag, value) of the entry parsed last; see `_parse_entry`.
-        self._parsed: dict[tuple[str, str], tuple[float, str | None, Any]] = {}
+        self.budget = CallBudget(settings, self.cache)
+        self.upstream = UpstreamClient(settings, http_transport=http_transport, on_attempt=self.budget.count)
+        self.fetcher = Fetcher(settings, self.cache, self.upstream, self.budget)
+        self.fetch = self.fetcher.fetch
 
     async def aclose(self) -> None:
         await self.upstream.aclose()
         self.cache.close()
-
-    # -- the fetch pipeline ----------------------------------------------------------------------------
-
-    async def fetch(
-        self, endpoint: Endpoint, parse: Callable[[Any], T], *, memo: str | None = None
-    ) -> Fetched[T]:
-        """The parsed answer for `endpoint`; `memo` names a parser that is not a bound method (see `_memo_key`)."""
-        key = self.cache.key(endpoint)
-        ttl = self.settings.ttls.for_endpoint(endpoint.kind)
-        memo_key = self._memo_key(key, parse, memo)
-        remembered = self._parsed.get(memo_key) if memo_key is not None else None
-        if remembered is not None and self._usable(remembered[0], ttl):
-            # A fresh answer this process already parsed: no disk read, no parse.
-            self.cache.record_lookup(hit=True)
-            stamp = CacheEntry(None, remembered[0], remembered[1])
-            return Fetched(cast(T, remembered[2]), self._freshness(stamp, from_cache=True))
-        entry = self.cache.get(key)
-        if entry is not None and self._usable(entry.fetched_at, ttl):
-            try:
-                value = self._parse_entry(memo_key, entry, parse)
-            except BadResponse:
-                entry = None  # an entry written by an older, different parser: refetch
-            else:
-                self.cache.record_lookup(hit=True)
-                return Fetched(value, self._freshness(entry, from_cache=True))
-        self.cache.record_lookup(hit=False)
-        if self.settings.offline:
-            raise OfflineMiss(
-                "Offline mode (HEX_MCP_OFFLINE / --offline) is on and the cache holds no answer for this "
-                "question. Run `hex-mcp cache warm NAME` while online, or import a snapshot with "
-                "`hex-mcp cache import FILE`."
-            )
-        result: Fetched[T] = await self._flight.run(
-            key, lambda: self._refresh(endpoint, key, entry, ttl, parse, memo_key=memo_key)
-        )
-        return result
-
-    def _usable(self, fetched_at: float, ttl: int) -> bool:
-        """Fresh within its TTL, or any age in offline mode."""
-        return self.settings.offline or time.time() - fetched_at < ttl
-
-    def _memo_key(self, key: str, parse: Callable[[Any], T], memo: str | None) -> tuple[str, str] | None:
-        """Where this process keeps its parse of a cache entry, or None when it must not keep one.
-
-        Parsing dominates a warm call (phoenix's ~170 releases are validated and sorted every time), and the
-        parsed models are frozen, so sharing them is safe. A bound-method parser is memoized under its name; a
-        lambda only when the caller names it with `memo`, vouching that everything it captures is in the cache
-        key. With the disk cache off nothing is kept, so `--no-cache` really means no caching.
-        """
-        func = getattr(parse, "__func__", None)
-        name = memo or (func.__qualname__ if func is not None else None)
-        if name is None or not self.cache.enabled:
-            return None
-        return (key, name)
-
-    def _parse_entry(
-        self, memo_key: tuple[str, str] | None, entry: CacheEntry, parse: Callable[[Any], T]
-    ) -> T:
-        """Parse a cache entry, reusing this process's last parse of the very same entry."""
-        if memo_key is None:
-            return parse(entry.data)
-        hit = self._parsed.get(memo_key)
-        if hit is not None and hit[0] == entry.fetched_at and hit[1] == entry.etag:
-            return cast(T, hit[2])
-        value = parse(entry.data)
-        self._remember(memo_key, entry, value)
-        return value
-
-    def _remember(self, memo_key: tuple[str, str] | None, entry: CacheEntry, value: Any) -> None:
-        if memo_key is None:
-            return
-        self._parsed.pop(memo_key, None)  # re-insert at the end: the dict's order is the eviction order
-        self._parsed[memo_key] = (entry.fetched_at, entry.etag, value)
-        if len(self._parsed) > PARSED_MEMO_SIZE:
-            self._parsed.pop(next(iter(self._parsed)))
-
-    async def _refresh(
-        self,
-        endpoint: Endpoint,
-        key: str,
-        entry: CacheEntry | None,
-        ttl: int,
-        parse: Callable[[Any], T],
-        *,
-        memo_key: tuple[str, str] | None,
-    ) -> Fetched[T]:
-        try:
-            self._check_quota()
-            response = await self.upstream.get(
-                endpoint.path, endpoint.params_dict, etag=entry.etag if entry is not None else None
-            )
-            if response.status == 304:
-                if entry is None:
-                    raise BadResponse(
-                        f"{self.settings.backend_label} answered 304 to a request without an ETag."
-                    )
-                fresh = CacheEntry(entry.data, time.time(), response.etag or entry.etag)
-            else:
-                fresh = CacheEntry(response.data, time.time(), response.etag)
-            value = parse(fresh.data)  # parse before caching: a bad answer is never stored
-        except HexError as exc:
-            if exc.retryable and entry is not None:
-                stale_value = self._parse_stale(entry, parse)
-                if stale_value is not None:
-                    reason = _first_sentence(str(exc))
-                    log.warning("serving stale answer for %s: %s", endpoint.path, reason)
-                    return Fetched(stale_value, self._freshness(entry, from_cache=True, stale_reason=reason))
-            raise
-        self.cache.set(key, fresh, ttl)
-        self._remember(memo_key, fresh, value)
-        return Fetched(value, self._freshness(fresh, from_cache=False))
-
-    @staticmethod
-    def _parse_stale(entry: CacheEntry, parse: Callable[[Any], T]) -> T | None:
-        try:
-            return parse(entry.data)
-        except BadResponse:
-            return None
-
-    def _check_quota(self) -> None:
-        quota = self.settings.monthly_quota
-        if quota is None:
-            return
-        used = self.cache.calls_this_month(self.settings.backend)
-        if used >= quota:
-            raise QuotaExhausted(
-                f"The monthly upstream call budget is spent (HEX_MCP_MONTHLY_QUOTA={quota}; {used} calls in "
-                f"{month_key()} UTC). Answers come from the cache only until next month; raise "
-                "HEX_MCP_MONTHLY_QUOTA to allow more calls."
-            )
-
-    def _freshness(
-        self, entry: CacheEntry, *, from_cache: bool, stale_reason: str | None = None
-    ) -> Freshness:
-        return Freshness(
-            source=self.settings.backend,
-            fetched_at=utc_iso(entry.fetched_at),
-            age_seconds=max(0, int(time.time() - entry.fetched_at)),
-            from_cache=from_cache,
-            stale_reason=stale_reason,
-        )
 
     # -- reads with domain errors ---------------------------------------------------------------------
 
@@ -435,7 +234,7 @@ class HexService:
             try:
                 gateway = (await self.fetch(endpoint, self.backend.parse_meta)).value
             except HexError as exc:
-                gateway_error = _first_sentence(str(exc))
+                gateway_error = first_sentence(str(exc))
         return MetaView(
             server_version=__version__,
             backend=self.settings.backend,
@@ -549,7 +348,7 @@ class HexService:
             status: OutdatedStatus = "not_found"
             note = "not found on Hex"
         except HexError as exc:  # one failing dependency must not sink the other answers
-            status, note = "error", _first_sentence(str(exc))
+            status, note = "error", first_sentence(str(exc))
         else:
             pkg = fetched.value
             return DepCheck(outdated_row(spec, pkg), fetched.freshness, pkg.retirements_known)
@@ -567,7 +366,9 @@ class HexService:
 
     def cached_package_names(self) -> list[str]:
         """Names of the packages the cache holds answers about, from the configured backend."""
-        return sorted({n for key in self.cache.cached_requests() if (n := package_name_from_request(key))})
+        return sorted(
+            {n for key in self.cache.cached_requests() if (n := self.backend.package_in_request(key))}
+        )
 
     async def complete_package_names(self, prefix: str) -> tuple[list[str], bool]:
         """Package names starting with `prefix`: cached ones first, then hex.pm's `name:prefix*` search."""
@@ -610,22 +411,4 @@ def shorten(text: str | None, limit: int) -> tuple[str | None, bool]:
     return cut + " …", True
 
 
-def _first_sentence(message: str) -> str:
-    head = message.split(". ", 1)[0]
-    return head.rstrip(".")
-
-
-_NAME_RE = re.compile(validate.NAME_PATTERN)
-_NAME_PREFIX_RE = re.compile(r"[a-z][a-z0-9_]*")
-
-
-def package_name_from_request(request: str) -> str | None:
-    """The package a cached `path?query` is about (either backend's shape), or None for searches and meta."""
-    path, _, query = request.partition("?")
-    if path.startswith("/packages/"):
-        candidate = unquote(path[len("/packages/") :].split("/", 1)[0])
-    elif path in ("/v1/package", "/v1/releases", "/v1/release"):
-        candidate = (parse_qs(query).get("name") or [""])[0]
-    else:
-        return None
-    return candidate if _NAME_RE.fullmatch(candidate) else None
+_NAME_PREFIX_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")

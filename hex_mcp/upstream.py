@@ -1,7 +1,8 @@
 """The HTTP seam: one GET against a backend, with retries, a deadline, a body cap and rate governance.
 
-This is the only module that sees `httpx2` errors and HTTP status codes; it turns every failure into a
-`hex_mcp.errors.HexError` whose message says what happened and what to do next.
+This is the only module that sees `httpx2` errors and reads HTTP status codes; it turns every failure into a
+`hex_mcp.errors.HexError` whose message says what happened and what to do next, and hands back only usable
+answers (`UpstreamResponse`: data, or "not modified"). What differs between upstreams it asks the backend.
 """
 
 from __future__ import annotations
@@ -20,13 +21,12 @@ import anyio
 import httpx2
 
 from hex_mcp import __version__
-from hex_mcp.config import DEFAULT_BASE_URLS, Settings
+from hex_mcp.config import Settings
 from hex_mcp.errors import (
     AuthError,
     BadResponse,
     HexError,
     NotFound,
-    PlanError,
     RateLimited,
     UpstreamUnavailable,
 )
@@ -45,6 +45,10 @@ class UpstreamResponse:
     status: int
     data: Any
     etag: str | None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
 
 
 @dataclass
@@ -80,14 +84,15 @@ class UpstreamClient:
         sleep: Callable[[float], Any] = anyio.sleep,
     ) -> None:
         self.settings = settings
-        self.label = settings.backend_label
+        self.backend = settings.upstream
+        self.label = self.backend.label
         self.rate = RateState()
         self._on_attempt = on_attempt
         self._sleep = sleep
         headers = {"User-Agent": f"hex-mcp/{__version__}", "Accept": "application/json"}
         key = settings.api_key
         if key is not None:
-            headers["x-oanor-key" if settings.backend == "oanor" else "Authorization"] = key.reveal()
+            headers[self.backend.auth_header] = key.reveal()
         per_attempt = max(1.0, settings.timeout)
         self._http = httpx2.AsyncClient(
             base_url=settings.base_url,
@@ -184,30 +189,16 @@ class UpstreamClient:
         if 200 <= status < 300:
             if payload is _INVALID:
                 raise BadResponse(f"{self.label} sent malformed JSON. Try again later.")
-            if self.settings.backend == "oanor":
-                payload = self._unwrap_gateway(payload)
-            return UpstreamResponse(status, payload, response.headers.get("etag"))
+            return UpstreamResponse(status, self.backend.unwrap(payload), response.headers.get("etag"))
         raise self._status_error(status, response.headers, _message_of(payload))
-
-    def _unwrap_gateway(self, payload: Any) -> Any:
-        if not isinstance(payload, dict) or "data" not in payload:
-            raise BadResponse(
-                f"{self.label} answered without the expected {{data, success}} envelope. Try again later; "
-                f"if it persists, check HEX_MCP_BASE_URL (the gateway root is {DEFAULT_BASE_URLS['oanor']})."
-            )
-        if payload.get("success") is False:
-            message = _message_of(payload) or "no message"
-            raise BadResponse(f"{self.label} reported a failure: {message}.")
-        return payload["data"]
 
     def _status_error(self, status: int, headers: httpx2.Headers, message: str | None) -> HexError:
         said = f" ({message})" if message else ""
         label = self.label
         if 300 <= status < 400:
-            root = DEFAULT_BASE_URLS[self.settings.backend]
             return BadResponse(
                 f"{label} answered with a redirect (HTTP {status}), which is not followed. Check "
-                f"HEX_MCP_BASE_URL: it must be the API root itself (default {root})."
+                f"HEX_MCP_BASE_URL: it must be the API root itself (default {self.backend.default_base_url})."
             )
         if status == 404:
             return NotFound(f"{label} has no such resource (HTTP 404){said}.")
@@ -217,24 +208,9 @@ class UpstreamClient:
                 "description; if they are right, try again later."
             )
         if status == 401:
-            if self.settings.backend == "oanor":
-                return AuthError(
-                    f"The Hex API gateway rejected the key (HTTP 401){said}. Set OANOR_API_KEY to a valid key "
-                    "(https://www.oanor.com/developer/keys), or use --backend hexpm, which needs no key."
-                )
-            return AuthError(
-                f"hex.pm rejected HEX_API_KEY (HTTP 401){said}. Fix or unset HEX_API_KEY: public reads need no key."
-            )
-        if status == 402 and self.settings.backend == "hexpm":
-            return PlanError(
-                f"hex.pm answered HTTP 402 (payment required){said}, which its public API does not use. "
-                "Check HEX_MCP_BASE_URL."
-            )
+            return self.backend.auth_error(said)
         if status == 402:
-            return PlanError(
-                f"The Hex API gateway requires an active subscription for this call (HTTP 402){said}. Check the plan "
-                "behind OANOR_API_KEY, or use --backend hexpm."
-            )
+            return self.backend.plan_error(said)
         if status == 403:
             return AuthError(
                 f"{label} refused access (HTTP 403){said}. Your address or key may be blocked: check the key, "
@@ -260,18 +236,7 @@ class UpstreamClient:
             when = f"retry after {clock_time(retry_at)} (in {max(1, round(retry_at - now))} s)"
         else:
             when = "retry in a minute"
-        if self.settings.backend == "oanor":
-            return RateLimited(
-                f"The Hex API gateway rate limit or monthly quota was reached (HTTP 429){said}; {when}. "
-                "A bigger plan raises both.",
-                retry_at,
-            )
-        # hex.pm's own message only repeats the limit and names the caller's IP: leave it out.
-        return RateLimited(
-            f"hex.pm rate limit reached (HTTP 429; 100 requests/minute per IP without a key); {when}. "
-            "Setting HEX_API_KEY raises the limit to 500/minute.",
-            retry_at,
-        )
+        return self.backend.rate_limited(said, when, retry_at)
 
     def _observe_rate(self, headers: httpx2.Headers) -> None:
         limit, remaining, reset = (headers.get(f"x-ratelimit-{k}") for k in ("limit", "remaining", "reset"))

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from hex_mcp import cli
-from hex_mcp.config import ConfigError, Secret, Settings, TTLs
+from hex_mcp.config import ConfigError, Secret, Settings, TTLs, is_loopback
 
 
 def test_defaults_pick_hexpm_without_a_gateway_key() -> None:
@@ -154,7 +154,7 @@ def test_non_loopback_bind_without_token_refuses(capsys: pytest.CaptureFixture[s
     ],
 )
 def test_is_loopback(host: str, loopback: bool) -> None:
-    assert cli.is_loopback(host) is loopback
+    assert is_loopback(host) is loopback
 
 
 def test_bad_env_is_a_usage_error(

@@ -14,7 +14,8 @@ import pytest
 from mcp import Client, StdioServerParameters
 
 from hex_mcp import __version__
-from hex_mcp.config import BACKENDS, LOG_LEVELS, Settings
+from hex_mcp.config import LOG_LEVELS, Settings
+from hex_mcp.models import BACKEND_NAMES as BACKENDS
 from hex_mcp.tryout import list_tools
 from tests.conftest import OANOR_KEY
 from tests.fake_upstream import FakeUpstream

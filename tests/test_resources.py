@@ -8,9 +8,10 @@ import pytest
 from mcp import Client, MCPError
 from mcp.types import INVALID_PARAMS, PromptReference, ResourceTemplateReference
 
+from hex_mcp.backends import backend_for
 from hex_mcp.config import Settings
+from hex_mcp.models import BackendName
 from hex_mcp.server import create_server
-from hex_mcp.service import package_name_from_request
 from tests.fake_upstream import FakeUpstream, Fault
 
 pytestmark = pytest.mark.anyio
@@ -197,18 +198,20 @@ async def test_version_completion_uses_the_name_argument(backend_client: Client)
 
 
 @pytest.mark.parametrize(
-    ("request_key", "name"),
+    ("backend", "request_key", "name"),
     [
-        ("/packages/phoenix?", "phoenix"),
-        ("/packages/phoenix/releases/1.7.14?", "phoenix"),
-        ("/packages?page=1&per_page=20&search=jason&sort=recent_downloads", None),
-        ("/v1/package?name=jason", "jason"),
-        ("/v1/releases?limit=500&name=plug", "plug"),
-        ("/v1/release?name=plug&version=1.18.1", "plug"),
-        ("/v1/search?limit=20&page=1&q=json", None),
-        ("/v1/meta?", None),
-        ("/packages/..%2Fx?", None),
+        ("hexpm", "/packages/phoenix?", "phoenix"),
+        ("hexpm", "/packages/phoenix/releases/1.7.14?", "phoenix"),
+        ("hexpm", "/packages?page=1&per_page=20&search=jason&sort=recent_downloads", None),
+        ("oanor", "/v1/package?name=jason", "jason"),
+        ("oanor", "/v1/releases?limit=500&name=plug", "plug"),
+        ("oanor", "/v1/release?name=plug&version=1.18.1", "plug"),
+        ("oanor", "/v1/search?limit=20&page=1&q=json", None),
+        ("oanor", "/v1/meta?", None),
+        ("hexpm", "/packages/..%2Fx?", None),
+        ("hexpm", "/v1/package?name=jason", None),
+        ("oanor", "/packages/phoenix?", None),
     ],
 )
-def test_package_name_from_cached_request(request_key: str, name: str | None) -> None:
-    assert package_name_from_request(request_key) == name
+def test_package_name_from_cached_request(backend: BackendName, request_key: str, name: str | None) -> None:
+    assert backend_for(backend).package_in_request(request_key) == name

@@ -1,0 +1,272 @@
+"""The fetch pipeline: how one upstream question becomes a parsed, cached, dated answer.
+
+`Fetcher.fetch(endpoint, parse)` applies, in order:
+
+1. the in-process memo: a fresh answer this process already parsed is returned without a disk read or a parse;
+2. the disk cache: a fresh entry is parsed and returned;
+3. offline mode: nothing fresh and no network allowed → `OfflineMiss`;
+4. single flight: concurrent identical questions share one upstream call;
+5. the call budget (`CallBudget`): the monthly quota is checked before the call and every attempt is counted;
+6. the upstream call, revalidating with the entry's ETag (304 keeps the entry, newly dated);
+7. parse before caching, so a malformed answer is never stored;
+8. stale-if-error: a retryable failure answers from an expired entry and says so in the freshness.
+
+It knows nothing of tools or of a backend's name; `HexService` asks it questions through `Endpoint`s.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, NamedTuple, TypeVar, cast
+
+import anyio
+
+from hex_mcp.backends import Endpoint
+from hex_mcp.cache import CacheEntry, ResponseCache, month_key
+from hex_mcp.config import Settings
+from hex_mcp.errors import BadResponse, HexError, OfflineMiss, QuotaExhausted
+from hex_mcp.models import Freshness
+from hex_mcp.upstream import UpstreamClient, utc_iso
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+PARSED_MEMO_SIZE = 256  # parsed cache entries kept in memory; ecto's 185 releases parse to ~90 KB
+
+
+@dataclass(frozen=True)
+class Fetched(Generic[T]):
+    value: T
+    freshness: Freshness
+
+
+class MemoKey(NamedTuple):
+    """Where the process keeps its parse of one cache entry: the entry's key and the parser's name."""
+
+    cache_key: str
+    parser: str
+
+
+@dataclass(frozen=True)
+class _Memo:
+    fetched_at: float
+    etag: str | None
+    value: Any
+
+
+class _Flight(Generic[T]):
+    def __init__(self) -> None:
+        self.done = anyio.Event()
+        self.result: T | None = None
+        self.error: Exception | None = None
+        self.finished = False
+
+
+class SingleFlight(Generic[T]):
+    """Concurrent calls with the same key share the first caller's work."""
+
+    def __init__(self) -> None:
+        self._flights: dict[str, _Flight[T]] = {}
+
+    async def run(self, key: str, work: Callable[[], Awaitable[T]]) -> T:
+        while True:
+            flight = self._flights.get(key)
+            if flight is None:
+                break
+            await flight.done.wait()
+            if flight.error is not None:
+                raise flight.error
+            if flight.finished:
+                return cast(T, flight.result)
+            # The leader was cancelled before finishing: take over.
+        flight = _Flight[T]()
+        self._flights[key] = flight
+        try:
+            flight.result = await work()
+            flight.finished = True
+            return flight.result
+        except Exception as exc:
+            flight.error = exc
+            raise
+        finally:
+            del self._flights[key]
+            flight.done.set()
+
+
+class CallBudget:
+    """The monthly upstream call budget of the selected backend: counts attempts, refuses once spent."""
+
+    def __init__(self, settings: Settings, cache: ResponseCache) -> None:
+        self.settings = settings
+        self.cache = cache
+
+    @property
+    def quota(self) -> int | None:
+        return self.settings.monthly_quota
+
+    def count(self) -> None:
+        self.cache.count_call(self.settings.backend)
+
+    def used(self) -> int:
+        return self.cache.calls_this_month(self.settings.backend)
+
+    def spent(self) -> bool:
+        return self.quota is not None and self.used() >= self.quota
+
+    def check(self) -> None:
+        """Raise `QuotaExhausted` when no call is left this month."""
+        if self.quota is None:
+            return
+        used = self.used()
+        if used >= self.quota:
+            raise QuotaExhausted(
+                f"The monthly upstream call budget is spent (HEX_MCP_MONTHLY_QUOTA={self.quota}; {used} calls "
+                f"in {month_key()} UTC). Answers come from the cache only until next month; raise "
+                "HEX_MCP_MONTHLY_QUOTA to allow more calls."
+            )
+
+
+def first_sentence(message: str) -> str:
+    """The part of an error message that says what happened, for one-line notes."""
+    return message.split(". ", 1)[0].rstrip(".")
+
+
+class Fetcher:
+    """Runs the pipeline above for one backend, over one cache and one upstream client."""
+
+    def __init__(
+        self, settings: Settings, cache: ResponseCache, upstream: UpstreamClient, budget: CallBudget
+    ) -> None:
+        self.settings = settings
+        self.cache = cache
+        self.upstream = upstream
+        self.budget = budget
+        self._flight: SingleFlight[Fetched[Any]] = SingleFlight()
+        self._parsed: dict[MemoKey, _Memo] = {}  # insertion order is the eviction order
+
+    async def fetch(
+        self, endpoint: Endpoint, parse: Callable[[Any], T], *, memo: str | None = None
+    ) -> Fetched[T]:
+        """The parsed answer for `endpoint`; `memo` names a parser that is not a bound method (see `_memo_key`)."""
+        key = self.cache.key(endpoint)
+        ttl = self.settings.ttls.for_endpoint(endpoint.kind)
+        memo_key = self._memo_key(key, parse, memo)
+        remembered = self._parsed.get(memo_key) if memo_key is not None else None
+        if remembered is not None and self._usable(remembered.fetched_at, ttl):
+            self.cache.record_lookup(hit=True)
+            stamp = CacheEntry(None, remembered.fetched_at, remembered.etag)
+            return Fetched(cast(T, remembered.value), self._freshness(stamp, from_cache=True))
+        entry = self.cache.get(key)
+        if entry is not None and self._usable(entry.fetched_at, ttl):
+            try:
+                value = self._parse_entry(memo_key, entry, parse)
+            except BadResponse:
+                entry = None  # an entry written by an older, different parser: refetch
+            else:
+                self.cache.record_lookup(hit=True)
+                return Fetched(value, self._freshness(entry, from_cache=True))
+        self.cache.record_lookup(hit=False)
+        if self.settings.offline:
+            raise OfflineMiss(
+                "Offline mode (HEX_MCP_OFFLINE / --offline) is on and the cache holds no answer for this "
+                "question. Run `hex-mcp cache warm NAME` while online, or import a snapshot with "
+                "`hex-mcp cache import FILE`."
+            )
+        result = await self._flight.run(
+            key, lambda: self._refresh(endpoint, key, entry, ttl, parse, memo_key=memo_key)
+        )
+        return cast(Fetched[T], result)
+
+    def _usable(self, fetched_at: float, ttl: int) -> bool:
+        """Fresh within its TTL, or any age in offline mode."""
+        return self.settings.offline or time.time() - fetched_at < ttl
+
+    def _memo_key(self, key: str, parse: Callable[[Any], T], memo: str | None) -> MemoKey | None:
+        """Where this process keeps its parse of a cache entry, or None when it must not keep one.
+
+        Parsing dominates a warm call (phoenix's ~170 releases are validated and sorted every time), and the
+        parsed models are frozen, so sharing them is safe. A bound-method parser is memoized under its name; a
+        lambda only when the caller names it with `memo`, vouching that everything it captures is in the cache
+        key. With the disk cache off nothing is kept, so `--no-cache` really means no caching.
+        """
+        func = getattr(parse, "__func__", None)
+        name = memo or (func.__qualname__ if func is not None else None)
+        if name is None or not self.cache.enabled:
+            return None
+        return MemoKey(key, name)
+
+    def _parse_entry(self, memo_key: MemoKey | None, entry: CacheEntry, parse: Callable[[Any], T]) -> T:
+        """Parse a cache entry, reusing this process's last parse of the very same entry."""
+        if memo_key is None:
+            return parse(entry.data)
+        hit = self._parsed.get(memo_key)
+        if hit is not None and hit.fetched_at == entry.fetched_at and hit.etag == entry.etag:
+            return cast(T, hit.value)
+        value = parse(entry.data)
+        self._remember(memo_key, entry, value)
+        return value
+
+    def _remember(self, memo_key: MemoKey | None, entry: CacheEntry, value: object) -> None:
+        if memo_key is None:
+            return
+        self._parsed.pop(memo_key, None)  # re-insert at the end
+        self._parsed[memo_key] = _Memo(entry.fetched_at, entry.etag, value)
+        if len(self._parsed) > PARSED_MEMO_SIZE:
+            self._parsed.pop(next(iter(self._parsed)))
+
+    async def _refresh(
+        self,
+        endpoint: Endpoint,
+        key: str,
+        entry: CacheEntry | None,
+        ttl: int,
+        parse: Callable[[Any], T],
+        *,
+        memo_key: MemoKey | None,
+    ) -> Fetched[Any]:
+        try:
+            self.budget.check()
+            response = await self.upstream.get(
+                endpoint.path, endpoint.params_dict, etag=entry.etag if entry is not None else None
+            )
+            if response.not_modified:
+                if entry is None:
+                    raise BadResponse(
+                        f"{self.settings.backend_label} answered 304 to a request without an ETag."
+                    )
+                fresh = CacheEntry(entry.data, time.time(), response.etag or entry.etag)
+            else:
+                fresh = CacheEntry(response.data, time.time(), response.etag)
+            value = parse(fresh.data)  # parse before caching: a bad answer is never stored
+        except HexError as exc:
+            if exc.retryable and entry is not None:
+                stale_value = _parse_stale(entry, parse)
+                if stale_value is not None:
+                    reason = first_sentence(str(exc))
+                    log.warning("serving stale answer for %s: %s", endpoint.path, reason)
+                    return Fetched(stale_value, self._freshness(entry, from_cache=True, stale_reason=reason))
+            raise
+        self.cache.set(key, fresh, ttl)
+        self._remember(memo_key, fresh, value)
+        return Fetched(value, self._freshness(fresh, from_cache=False))
+
+    def _freshness(
+        self, entry: CacheEntry, *, from_cache: bool, stale_reason: str | None = None
+    ) -> Freshness:
+        return Freshness(
+            source=self.settings.backend,
+            fetched_at=utc_iso(entry.fetched_at),
+            age_seconds=max(0, int(time.time() - entry.fetched_at)),
+            from_cache=from_cache,
+            stale_reason=stale_reason,
+        )
+
+
+def _parse_stale(entry: CacheEntry, parse: Callable[[Any], T]) -> T | None:
+    try:
+        return parse(entry.data)
+    except BadResponse:
+        return None
