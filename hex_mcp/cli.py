@@ -255,7 +255,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def serve(settings: Settings) -> int:
-    from hex_mcp.server import create_server, http_app
+    from hex_mcp.http_app import http_app
+    from hex_mcp.server import create_server
 
     mcp = create_server(settings)
     if settings.transport == "stdio":

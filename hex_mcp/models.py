@@ -3,7 +3,7 @@
 Domain models (`Package`, `Release`, `SearchPage`, ...) hold what a backend knows. Data only one backend has is
 optional: `None` means "this backend does not expose it", which the text output says rather than implying "none".
 View models (`*View`) are what a tool returns: already bounded, with a `Freshness` stamp; the formatters in
-`hex_mcp.format` render exactly these.
+`hex_mcp.render` render exactly these.
 """
 
 from __future__ import annotations

@@ -1,14 +1,14 @@
-"""The MCP face of hex-mcp: tools, their schemas, and the HTTP apps. The only module that knows MCP.
+"""The MCP face of hex-mcp: the tools, their input schemas, resources and completions.
 
-`create_server(settings)` builds an `MCPServer` whose lifespan owns one `HexService` (HTTP client + disk cache).
-Each tool validates nothing itself beyond the schema: it calls the service and renders the view with
-`hex_mcp.format`, returning compact text plus the same data as structured content. A `HexError` becomes an
-`isError` result through `ToolError`.
+The domain never imports `mcp`; this module, `http_app` (the HTTP transports), `stdio` (the stdio loop) and
+`tryout` (`hex-mcp call`) are the ones that do. `create_server(settings)` builds an `MCPServer` whose lifespan
+owns one `HexService` (HTTP client + disk cache). Each tool is a module-level function of three steps: the service
+validates and answers, the renderer turns the view into compact text, and `_result` returns that text plus the
+same data as structured content. A `HexError` becomes an `isError` result through `ToolError`.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -16,11 +16,8 @@ from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 import httpx2
-from mcp.server.auth.provider import AccessToken
-from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
-from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import (
     CallToolResult,
     Completion,
@@ -31,15 +28,14 @@ from mcp.types import (
     TextContent,
     ToolAnnotations,
 )
-from pydantic import AnyHttpUrl, BaseModel, WithJsonSchema
-from starlette.applications import Starlette
+from pydantic import BaseModel, WithJsonSchema
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hex_mcp import __version__, format, validate
+from hex_mcp import __version__, render, validate
 from hex_mcp.config import Settings
 from hex_mcp.errors import HexError, InvalidInput, NotFound
+from hex_mcp.http_app import auth_options
 from hex_mcp.models import (
     DiffView,
     MetaView,
@@ -279,164 +275,14 @@ class _SharedService:
                 self.service = None
                 await service.aclose()
 
-
-class StaticTokenVerifier:
-    """Accepts exactly one bearer token, compared in constant time."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token.encode()
-
-    async def verify_token(self, token: str) -> AccessToken | None:
-        if hmac.compare_digest(token.encode(), self._token):
-            return AccessToken(token="bearer", client_id="hex-mcp-client", scopes=["read"])  # noqa: S106
-        return None
-
-
-def create_server(
-    settings: Settings, *, http_transport: httpx2.AsyncBaseTransport | None = None
-) -> MCPServer[AppState]:
-    """Build the MCP server; `http_transport` replaces the network in tests."""
-    shared = _SharedService(settings, http_transport)
-    auth_kwargs: dict[str, Any] = {}
-    if settings.auth_token is not None and settings.transport != "stdio":
-        auth_kwargs = {
-            "token_verifier": StaticTokenVerifier(settings.auth_token.reveal()),
-            "auth": AuthSettings(
-                issuer_url=AnyHttpUrl("https://hex-mcp.invalid"),
-                resource_server_url=None,
-                required_scopes=["read"],
-            ),
-        }
-    mcp: MCPServer[AppState] = MCPServer(
-        "hex-mcp",
-        title="Hex package registry",
-        version=__version__,
-        instructions=INSTRUCTIONS,
-        website_url="https://hex.pm",
-        lifespan=shared.lifespan,
-        log_level=settings.log_level,
-        **auth_kwargs,
-    )
-
-    def service(ctx: Context[AppState]) -> HexService:
-        return ctx.request_context.lifespan_context.service
-
-    def tool(title: str) -> Callable[[Callable[..., Any]], Any]:
-        """Register a read-only tool whose docstring, reflowed to one paragraph, is the model-facing description."""
-
-        def register(fn: Callable[..., Any]) -> Any:
-            return mcp.tool(
-                title=title, annotations=READ_ONLY, description=" ".join((fn.__doc__ or "").split())
-            )(fn)
-
-        return register
-
-    @tool("Hex package")
-    async def hex_package(
-        name: PackageName, ctx: Context[AppState]
-    ) -> Annotated[CallToolResult, PackageView]:
-        """One Hex package: description, latest stable version (and any newer pre-release), newest releases,
-        downloads (all-time, 90 days, week, day), licenses, owners, links, docs, the mix.exs/rebar.config line,
-        retired releases and active security advisories."""
-        view = await _answer(service(ctx).package(name))
-        return _result(view, format.package(view))
-
-    @tool("Hex package releases")
-    async def hex_releases(
-        name: PackageName,
-        ctx: Context[AppState],
-        limit: ReleasesLimit = 50,
-        requirement: Requirement = None,
-        include_prereleases: IncludePre = False,
-    ) -> Annotated[CallToolResult, ReleasesView]:
-        """Release history of a package, newest first by SemVer, with dates; pre-releases and retired releases
-        are marked. With `requirement` (e.g. "~> 1.7") only matching releases are listed and the highest
-        non-retired match is named."""
-        view = await _answer(service(ctx).releases(name, limit, requirement, include_prereleases))
-        return _result(view, format.releases(view))
-
-    @tool("Hex release")
-    async def hex_release(
-        name: PackageName, ctx: Context[AppState], version: VersionArg = None
-    ) -> Annotated[CallToolResult, ReleaseView]:
-        """One release of a package: dependencies (requirement, optional flag), Elixir requirement, build tools,
-        publish date, downloads, checksum, retirement and security advisories. `version` may be exact, omitted
-        or "latest" (latest stable, non-retired), or a requirement like "~> 1.7"."""
-        view = await _answer(service(ctx).release(name, version))
-        return _result(view, format.release(view))
-
-    @tool("Search Hex")
-    async def hex_search(
-        q: SearchQuery,
-        ctx: Context[AppState],
-        page: SearchPageArg = 1,
-        limit: SearchLimit = 20,
-        sort: SearchSort = None,
-    ) -> Annotated[CallToolResult, SearchView]:
-        """Search Hex packages by words and filters. Reverse dependencies: q="depends:jason". Name patterns:
-        q="name:phoenix_*". Erlang packages: q="build_tool:rebar3 json". Results show latest stable version,
-        all-time and 90-day downloads and last update, so popularity and upkeep can be compared."""
-        view = await _answer(service(ctx).search(q, page, limit, sort))
-        return _result(view, format.search(view))
-
-    @tool("Server and upstream status")
-    async def hex_meta(ctx: Context[AppState]) -> Annotated[CallToolResult, MetaView]:
-        """Which backend answers (hex.pm or the Hex API gateway), cache location and hit ratio, upstream calls this
-        month against the quota, the last rate-limit headers, offline mode and cache TTLs."""
-        view = await _answer(service(ctx).meta())
-        return _result(view, format.meta(view))
-
-    @tool("Compare two Hex releases")
-    async def hex_diff(
-        name: PackageName, from_version: FromVersion, ctx: Context[AppState], to_version: ToVersion = None
-    ) -> Annotated[CallToolResult, DiffView]:
-        """What changes when moving a package from one version to another: dependencies added, removed or
-        with a new requirement or optional flag, Elixir requirement and build tools, retirement of both ends,
-        security advisories fixed or introduced, how many releases lie between, and the diff.hex.pm code-diff
-        link. Versions may be exact or requirements ("~> 1.7"); to_version defaults to the latest stable."""
-        view = await _answer(service(ctx).diff(name, from_version, to_version))
-        return _result(view, format.diff(view))
-
-    @tool("Check dependencies for updates, retirements and advisories")
-    async def hex_outdated(deps: DepsText, ctx: Context[AppState]) -> Annotated[CallToolResult, OutdatedView]:
-        """Paste a mix.lock, a mix.exs deps list or 'name version' lines: for every Hex dependency, the
-        current version, latest stable, highest release within the declared requirement, update kind
-        (major/minor/patch), whether the current version is retired, and security advisories affecting it
-        with the first fixed release. One table, problems first. git, path and private deps are listed as
-        skipped."""
-        view = await _answer(service(ctx).outdated(deps))
-        return _result(view, format.outdated(view))
-
-    @mcp.resource(
-        "hex://package/{name}",
-        name="hex_package",
-        title="Hex package",
-        description="The hex_package answer for one package, as compact text.",
-        mime_type="text/plain",
-    )
-    async def package_resource(name: str, ctx: Context[AppState]) -> str:
-        view = await _read(service(ctx).package(name))
-        return format.package(view)
-
-    @mcp.resource(
-        "hex://package/{name}/{version}",
-        name="hex_release",
-        title="Hex release",
-        description="The hex_release answer for one version ('latest' or a requirement work too), as text.",
-        mime_type="text/plain",
-    )
-    async def release_resource(name: str, version: str, ctx: Context[AppState]) -> str:
-        view = await _read(service(ctx).release(name, version))
-        return format.release(view)
-
-    @mcp.completion()  # type: ignore[no-untyped-call, untyped-decorator]  # the SDK leaves it untyped
     async def complete(
+        self,
         ref: PromptReference | ResourceTemplateReference,
         argument: CompletionArgument,
         context: CompletionContext | None,
     ) -> Completion | None:
         """Package names (cache first, then hex.pm's name search) and, given a name, its versions."""
-        live = shared.service
+        live = self.service
         if live is None or not isinstance(ref, ResourceTemplateReference) or not ref.uri.startswith("hex://"):
             return None
         if argument.name == "name":
@@ -448,71 +294,153 @@ def create_server(
             return Completion(values=versions, total=len(versions), has_more=False)
         return None
 
-    @mcp.custom_route("/healthz", methods=["GET"])  # type: ignore[untyped-decorator]  # the SDK leaves it untyped
-    async def healthz(_request: Request) -> JSONResponse:
-        return JSONResponse({"ok": True, "name": "hex-mcp", "version": __version__})
 
+def _service(ctx: Context[AppState]) -> HexService:
+    return ctx.request_context.lifespan_context.service
+
+
+# -- tools: each docstring, reflowed to one paragraph, is the description the model reads ------------------
+
+
+async def hex_package(name: PackageName, ctx: Context[AppState]) -> Annotated[CallToolResult, PackageView]:
+    """One Hex package: description, latest stable version (and any newer pre-release), newest releases,
+    downloads (all-time, 90 days, week, day), licenses, owners, links, docs, the mix.exs/rebar.config line,
+    retired releases and active security advisories."""
+    view = await _answer(_service(ctx).package(name))
+    return _result(view, render.package(view))
+
+
+async def hex_releases(
+    name: PackageName,
+    ctx: Context[AppState],
+    limit: ReleasesLimit = 50,
+    requirement: Requirement = None,
+    include_prereleases: IncludePre = False,
+) -> Annotated[CallToolResult, ReleasesView]:
+    """Release history of a package, newest first by SemVer, with dates; pre-releases and retired releases
+    are marked. With `requirement` (e.g. "~> 1.7") only matching releases are listed and the highest
+    non-retired match is named."""
+    view = await _answer(_service(ctx).releases(name, limit, requirement, include_prereleases))
+    return _result(view, render.releases(view))
+
+
+async def hex_release(
+    name: PackageName, ctx: Context[AppState], version: VersionArg = None
+) -> Annotated[CallToolResult, ReleaseView]:
+    """One release of a package: dependencies (requirement, optional flag), Elixir requirement, build tools,
+    publish date, downloads, checksum, retirement and security advisories. `version` may be exact, omitted
+    or "latest" (latest stable, non-retired), or a requirement like "~> 1.7"."""
+    view = await _answer(_service(ctx).release(name, version))
+    return _result(view, render.release(view))
+
+
+async def hex_search(
+    q: SearchQuery,
+    ctx: Context[AppState],
+    page: SearchPageArg = 1,
+    limit: SearchLimit = 20,
+    sort: SearchSort = None,
+) -> Annotated[CallToolResult, SearchView]:
+    """Search Hex packages by words and filters. Reverse dependencies: q="depends:jason". Name patterns:
+    q="name:phoenix_*". Erlang packages: q="build_tool:rebar3 json". Results show latest stable version,
+    all-time and 90-day downloads and last update, so popularity and upkeep can be compared."""
+    view = await _answer(_service(ctx).search(q, page, limit, sort))
+    return _result(view, render.search(view))
+
+
+async def hex_meta(ctx: Context[AppState]) -> Annotated[CallToolResult, MetaView]:
+    """Which backend answers (hex.pm or the Hex API gateway), cache location and hit ratio, upstream calls this
+    month against the quota, the last rate-limit headers, offline mode and cache TTLs."""
+    view = await _answer(_service(ctx).meta())
+    return _result(view, render.meta(view))
+
+
+async def hex_diff(
+    name: PackageName, from_version: FromVersion, ctx: Context[AppState], to_version: ToVersion = None
+) -> Annotated[CallToolResult, DiffView]:
+    """What changes when moving a package from one version to another: dependencies added, removed or
+    with a new requirement or optional flag, Elixir requirement and build tools, retirement of both ends,
+    security advisories fixed or introduced, how many releases lie between, and the diff.hex.pm code-diff
+    link. Versions may be exact or requirements ("~> 1.7"); to_version defaults to the latest stable."""
+    view = await _answer(_service(ctx).diff(name, from_version, to_version))
+    return _result(view, render.diff(view))
+
+
+async def hex_outdated(deps: DepsText, ctx: Context[AppState]) -> Annotated[CallToolResult, OutdatedView]:
+    """Paste a mix.lock, a mix.exs deps list or 'name version' lines: for every Hex dependency, the
+    current version, latest stable, highest release within the declared requirement, update kind
+    (major/minor/patch), whether the current version is retired, and security advisories affecting it
+    with the first fixed release. One table, problems first. git, path and private deps are listed as
+    skipped."""
+    view = await _answer(_service(ctx).outdated(deps))
+    return _result(view, render.outdated(view))
+
+
+# -- resources, completions, health ------------------------------------------------------------------------
+
+
+async def package_resource(name: str, ctx: Context[AppState]) -> str:
+    view = await _read(_service(ctx).package(name))
+    return render.package(view)
+
+
+async def release_resource(name: str, version: str, ctx: Context[AppState]) -> str:
+    view = await _read(_service(ctx).release(name, version))
+    return render.release(view)
+
+
+async def healthz(_request: Request) -> JSONResponse:
+    return JSONResponse({"ok": True, "name": "hex-mcp", "version": __version__})
+
+
+TOOLS: tuple[tuple[Callable[..., Any], str], ...] = (
+    (hex_package, "Hex package"),
+    (hex_releases, "Hex package releases"),
+    (hex_release, "Hex release"),
+    (hex_search, "Search Hex"),
+    (hex_meta, "Server and upstream status"),
+    (hex_diff, "Compare two Hex releases"),
+    (hex_outdated, "Check dependencies for updates, retirements and advisories"),
+)
+# (function, URI template, name, title, description); every resource answers the tool's text as text/plain.
+RESOURCES: tuple[tuple[Callable[..., Any], str, str, str, str], ...] = (
+    (
+        package_resource,
+        "hex://package/{name}",
+        "hex_package",
+        "Hex package",
+        "The hex_package answer for one package, as compact text.",
+    ),
+    (
+        release_resource,
+        "hex://package/{name}/{version}",
+        "hex_release",
+        "Hex release",
+        "The hex_release answer for one version ('latest' or a requirement work too), as text.",
+    ),
+)
+
+
+def create_server(
+    settings: Settings, *, http_transport: httpx2.AsyncBaseTransport | None = None
+) -> MCPServer[AppState]:
+    """Build the MCP server; `http_transport` replaces the network in tests."""
+    shared = _SharedService(settings, http_transport)
+    mcp: MCPServer[AppState] = MCPServer(
+        "hex-mcp",
+        title="Hex package registry",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        website_url="https://hex.pm",
+        lifespan=shared.lifespan,
+        log_level=settings.log_level,
+        **auth_options(settings),
+    )
+    for fn, title in TOOLS:
+        description = " ".join((fn.__doc__ or "").split())
+        mcp.tool(title=title, annotations=READ_ONLY, description=description)(fn)
+    for fn, uri, name, title, description in RESOURCES:
+        mcp.resource(uri, name=name, title=title, description=description, mime_type="text/plain")(fn)
+    mcp.completion()(shared.complete)  # type: ignore[no-untyped-call]  # the SDK leaves it untyped
+    mcp.custom_route("/healthz", methods=["GET"])(healthz)
     return mcp
-
-
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
-
-
-def transport_security(settings: Settings) -> TransportSecuritySettings | None:
-    """Host/Origin checks: the SDK's loopback defaults, plus any --allowed-host names."""
-    if not settings.allowed_hosts:
-        if settings.host in LOOPBACK_HOSTS:
-            return None  # the SDK turns on loopback-only checks by itself
-        return TransportSecuritySettings(enable_dns_rebinding_protection=False)
-    hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
-    origins = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
-    for host in settings.allowed_hosts:
-        hosts.append(host)
-        bare = host.removesuffix(":*")
-        origins.extend([f"https://{bare}", f"http://{bare}", f"https://{host}", f"http://{host}"])
-    return TransportSecuritySettings(allowed_hosts=hosts, allowed_origins=sorted(set(origins)))
-
-
-def http_app(mcp: MCPServer[AppState], settings: Settings) -> Starlette:
-    """The ASGI app for the selected HTTP transport."""
-    security = transport_security(settings)
-    if settings.transport == "sse":
-        app = mcp.sse_app(transport_security=security, host=settings.host)
-    else:
-        app = mcp.streamable_http_app(transport_security=security, host=settings.host)
-    app.add_middleware(CompleteResponses)
-    return app
-
-
-class CompleteResponses:
-    """ASGI middleware that ends every started HTTP response exactly once.
-
-    At shutdown the SDK's event streams stop without their final body message, and its SSE endpoint then sends
-    a second, empty response; uvicorn reports both as errors, the second with a traceback. This drops a
-    repeated response start and closes a response the app left open, so SIGTERM ends the server quietly.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = finished = False
-
-        async def send_once(message: Message) -> None:
-            nonlocal started, finished
-            if message["type"] == "http.response.start":
-                if started:
-                    return
-                started = True
-            elif message["type"] == "http.response.body":
-                if finished:
-                    return
-                finished = not message.get("more_body", False)
-            await send(message)
-
-        await self.app(scope, receive, send_once)
-        if started and not finished:
-            await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from hex_mcp import format
+from hex_mcp import render
 from hex_mcp.models import Advisory, DepChange, Dependency, DiffView, Freshness, Retirement
 from tests.fake_upstream import FakeUpstream
 from tests.helpers import tokens
@@ -269,7 +269,7 @@ def _diff_view(**overrides: Any) -> DiffView:
 
 def test_format_changed_deps_tools_retirement_and_advisories() -> None:
     assert (
-        format.diff(_diff_view())
+        render.diff(_diff_view())
         == """\
 acme 2.0.4 → 2.1.0 · minor upgrade
 published: 2024-01-02 → 2024-06-30 · releases in between: unknown (the release list is incomplete) · \
@@ -305,7 +305,7 @@ def test_format_introduced_advisory_on_downgrade_and_no_deps_at_all() -> None:
         advisories_unfixed=[],
         latest_stable_version="2.1.0",
     )
-    text = format.diff(view)
+    text = render.diff(view)
     assert text.splitlines()[:4] == [
         "acme 2.1.0 → 2.0.4 · DOWNGRADE (minor step back)",
         "published: 2024-01-02 → 2024-06-30 · 3 releases in between (1 pre)",
@@ -326,6 +326,6 @@ def test_format_gateway_diff_says_what_it_cannot_know() -> None:
         deps_changed=[],
         deps_unchanged=0,
     )
-    text = format.diff(view)
+    text = render.diff(view)
     assert "deps: none\n" in text
     assert "retirement: not available via the gateway\nadvisories: not available via the gateway\n" in text

@@ -11,7 +11,7 @@ import anyio
 import pytest
 from mcp import Client
 
-from hex_mcp import format, upgrade
+from hex_mcp import render, upgrade
 from hex_mcp.config import Settings
 from hex_mcp.models import Advisory, Freshness, OutdatedRow, OutdatedView, Retirement, SkippedDepView
 from hex_mcp.server import create_server
@@ -377,7 +377,7 @@ def test_format_every_kind_of_row() -> None:
         freshness=LIVE,
     )
     assert (
-        format.outdated(view)
+        render.outdated(view)
         == """\
 lines · 6 deps checked: 1 vulnerable, 1 retired, 0 major, 0 minor, 0 patch, 1 unresolved, 1 current, \
 2 failed · 2 skipped
@@ -408,7 +408,7 @@ def test_prerelease_to_final_counts_as_patch() -> None:
     )
     row = upgrade.outdated_row(DepSpec("acme", "1.0.0-rc.1", None, "lines"), pkg)
     assert (row.status, row.update) == ("patch", "pre")
-    assert format._outdated_row(row) == "acme 1.0.0-rc.1 → 1.0.0 pre-release → final"
+    assert render._outdated_row(row) == "acme 1.0.0-rc.1 → 1.0.0 pre-release → final"
 
 
 def test_fixed_in_skips_retired_and_still_affected_releases() -> None:

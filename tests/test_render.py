@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hex_mcp import format
+from hex_mcp import render
 from hex_mcp.models import (
     Advisory,
     Dependency,
@@ -48,7 +48,7 @@ STALE = Freshness(
     ],
 )
 def test_humanize(n: int | None, text: str) -> None:
-    assert format.humanize(n) == text
+    assert render.humanize(n) == text
 
 
 @pytest.mark.parametrize(
@@ -63,7 +63,7 @@ def test_humanize(n: int | None, text: str) -> None:
     ],
 )
 def test_freshness_line(freshness: Freshness, line: str) -> None:
-    assert format.freshness_line(freshness) == line
+    assert render.freshness_line(freshness) == line
 
 
 def _package_view(**overrides: object) -> PackageView:
@@ -101,7 +101,7 @@ def _package_view(**overrides: object) -> PackageView:
 
 
 def test_package_text() -> None:
-    assert format.package(_package_view()) == (
+    assert render.package(_package_view()) == (
         "tiny_slug — Tiny URL slug generator.\n"
         "latest stable: 0.2.1 (2023-09-05) · newer pre-release: 0.3.0-rc.1 (not stable)\n"
         "releases: 4, 1 retired · newest: 0.3.0-rc.1 (2024-11-18), 0.2.1 (2023-09-05), "
@@ -136,7 +136,7 @@ def test_package_text_from_gateway_says_what_it_cannot_know() -> None:
         inserted=None,
         updated=None,
     )
-    assert format.package(view) == (
+    assert render.package(view) == (
         "tiny_slug — Tiny URL slug generator.\n"
         "latest stable: 0.2.1 (2023-09-05)\n"
         "releases: 4 · newest: 0.2.1 (2023-09-05)\n"
@@ -158,7 +158,7 @@ def test_package_text_lists_advisories() -> None:
         aliases=["CVE-2025-1211"],
         url="https://hex.pm/advisories/x",
     )
-    text = format.package(_package_view(advisories=[advisory]))
+    text = render.package(_package_view(advisories=[advisory]))
     assert (
         "advisories (1):\n- EEF-CVE-2025-1211 (CVE-2025-1211) high — Header injection · affects < 1.24.0 "
         "https://hex.pm/advisories/x\n"
@@ -184,7 +184,7 @@ def _releases_view(**overrides: object) -> ReleasesView:
 
 
 def test_releases_text_groups_by_year_and_bounds_the_list() -> None:
-    assert format.releases(_releases_view()) == (
+    assert render.releases(_releases_view()) == (
         "tiny_slug: 4 releases · latest stable: 0.2.1 · newer pre-release: 0.3.0-rc.1 (not stable)\n"
         "newest 2, by year:\n"
         "2024: 0.3.0-rc.1 Nov 18\n"
@@ -206,7 +206,7 @@ def test_releases_text_with_requirement() -> None:
             ReleaseRef(version="0.2.0", published="2023-06-11", retirement=Retirement(reason="invalid")),
         ],
     )
-    assert format.releases(view) == (
+    assert render.releases(view) == (
         "tiny_slug: 4 releases · 2 match ~> 0.2.0 · highest non-retired match: 0.2.1 · latest stable: 0.2.1\n"
         "all, by year:\n"
         "2023: 0.2.1 Sep 5, 0.2.0 Jun 11 RETIRED (release invalid)\n"
@@ -216,7 +216,7 @@ def test_releases_text_with_requirement() -> None:
 
 def test_releases_text_from_gateway() -> None:
     view = _releases_view(retirements_known=False, total=2, freshness=CACHED, latest_prerelease=None)
-    assert format.releases(view).splitlines()[-2:] == [
+    assert render.releases(view).splitlines()[-2:] == [
         "retirements: not available via the gateway",
         "source: Hex API gateway · cached 5m ago",
     ]
@@ -249,7 +249,7 @@ def _release(**overrides: object) -> Release:
 
 def test_release_text() -> None:
     view = ReleaseView(release=_release(), freshness=LIVE)
-    assert format.release(view) == (
+    assert render.release(view) == (
         "phoenix 1.7.14 — published 2024-06-18\n"
         "retired: no\n"
         "elixir: ~> 1.11 · build: mix · downloads: 5.9M\n"
@@ -277,7 +277,7 @@ def test_release_text_retired_and_resolved() -> None:
         docs_url=None,
     )
     view = ReleaseView(release=release, requested="~> 1.8", latest_stable_version="1.8.7", freshness=STALE)
-    assert format.release(view) == (
+    assert render.release(view) == (
         "phoenix 1.8.7 — published 2024-06-18\n"
         'resolved "~> 1.8" to 1.8.7\n'
         "RETIRED (security issue: use 1.8.8)\n"
@@ -292,14 +292,14 @@ def test_release_text_latest_skipping_a_retired_stable() -> None:
     view = ReleaseView(
         release=_release(version="1.7.13"), requested="latest", latest_stable_version="1.7.14", freshness=LIVE
     )
-    assert format.release(view).splitlines()[1] == (
+    assert render.release(view).splitlines()[1] == (
         'resolved "latest" to 1.7.13 (hex.pm\'s latest stable, 1.7.14, is retired)'
     )
 
 
 def test_release_text_from_gateway() -> None:
     release = _release(retirement_known=False, advisories=None, publisher=None, mix_snippet=None)
-    lines = format.release(ReleaseView(release=release, freshness=CACHED)).splitlines()
+    lines = render.release(ReleaseView(release=release, freshness=CACHED)).splitlines()
     assert lines[1] == "retirement: not available via the gateway"
     assert "advisories: not available via the gateway" in lines
 
@@ -339,7 +339,7 @@ def _search_view(**overrides: object) -> SearchView:
 
 
 def test_search_text() -> None:
-    assert format.search(_search_view()) == (
+    assert render.search(_search_view()) == (
         'search "json" · page 1 · 2 hits · sorted by downloads in the last 90 days\n'
         "jason 1.4.4 — 212.8M dl (14.2M 90d) · upd 2024-07-29 — A blazing fast JSON parser and generator in pure "
         "Elixir.\n"
@@ -358,7 +358,7 @@ def test_search_text_gateway_and_empty() -> None:
         has_more=False,
         freshness=CACHED,
     )
-    assert format.search(view) == (
+    assert render.search(view) == (
         'search "json" · page 1 · 0 hits · gateway order (unsorted)\n'
         "note: the gateway cannot sort; sort=name was ignored\n"
         "no packages matched. Try fewer or other words, name:prefix*, or check the spelling.\n"
@@ -383,7 +383,7 @@ def test_meta_text() -> None:
         ttls={"package": 900, "releases": 900, "release": 86400, "search": 3600, "meta": 86400},
         gateway=GatewayMeta(endpoints=["/v1/package", "/v1/meta"]),
     )
-    assert format.meta(view) == (
+    assert render.meta(view) == (
         "hex-mcp 0.1.0 · backend: Hex API gateway (https://api.oanor.com/hex-api) · API key: set · offline: no\n"
         "cache: /home/u/.cache/hex-mcp · 12 entries · 3.0 MB · hit ratio this process: 75%\n"
         "upstream calls this month: 42 · quota: 3490\n"
@@ -407,7 +407,7 @@ def test_releases_collapse_runs_of_prereleases() -> None:
     view = _releases_view(
         total=8, shown=8, releases=refs, latest_prerelease=None, latest_stable_version="1.8.0"
     )
-    assert format.releases(view).splitlines()[1:4] == [
+    assert render.releases(view).splitlines()[1:4] == [
         "all, by year:",
         "2025: 1.8.0 Aug 5, 1.8.0-rc.2 Jul 22, 1.8.0-rc.1 Jun 24 RETIRED (deprecated), 1.8.0-rc.0 Apr 2, "
         "1.7.0-rc.1 Feb 3",
