@@ -1,4 +1,4 @@
-"""Elixir itself as the oracle: the pasted-dependencies parser agrees with Elixir's own parser on every fixture.
+"""Elixir as the oracle: the pasted-dependencies parser agrees with Elixir's own parser on every fixture.
 
 `tests/elixir/deps_truth.exs` reads each fixture with `Code.string_to_quoted` (mix.lock terms evaluated as the
 literals they are, mix.exs walked as a syntax tree) and prints, per entry, whether it is a Hex dependency to

@@ -88,7 +88,9 @@ defmodule DepsTruth do
     # The literal encoder keeps `only: :test` (a keyword pair) apart from `{:only, :test}` (a tuple).
     encoder = fn literal, meta -> {:ok, {:__block__, meta, [literal]}} end
 
-    case Code.string_to_quoted(text, literal_encoder: encoder, columns: false, warn_on_unnecessary_quotes: false) do
+    options = [literal_encoder: encoder, columns: false, warn_on_unnecessary_quotes: false]
+
+    case Code.string_to_quoted(text, options) do
       {:ok, ast} ->
         functions = functions(ast)
         names = deps_functions(functions)
