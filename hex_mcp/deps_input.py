@@ -16,9 +16,13 @@ from typing import Literal, TypeGuard, TypeVar
 
 from hex_mcp.versions import Requirement, Version, VersionError, is_requirement
 
-__all__ = ["MAX_DEPS", "DepSpec", "DepsInput", "DepsInputError", "SkippedDep", "parse_deps"]
+__all__ = ["MAX_DEPS", "DepSpec", "DepsInput", "DepsInputError", "SkipKind", "SkippedDep", "parse_deps"]
 
 Source = Literal["mix.lock", "mix.exs", "lines"]
+# Why an entry is not checked: it is a real dependency that lives off public Hex (git, path,
+# umbrella, private repo), it could not be read (invalid requirement or version, an unknown lock
+# shape, a dependency built by a function call), or it is past the MAX_DEPS / MAX_SKIPPED limits.
+SkipKind = Literal["not_public", "unreadable", "limit"]
 
 MAX_DEPS = 200
 # Skipped entries are capped too, so a pasted log file cannot produce a thousand-line answer.
@@ -30,7 +34,9 @@ MAX_INPUT_CHARS = 512_000
 # which bounds the size of the term tree built from adversarial input.
 _MAX_DEPTH = 100
 
-_NAME_RE = re.compile(r"[a-z][a-z0-9_]*")
+# Names hex.pm serves: today's rule is lower case, but packages published before it (``addressBook``)
+# are still served. The charset is safe as a URL path segment as is.
+_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 _ACCEPTED_FORMATS = (
     'Accepted formats: a mix.lock file (%{"jason": {:hex, :jason, "1.4.4", ...}}), '
@@ -63,10 +69,15 @@ class DepSpec:
 
 @dataclass(frozen=True, slots=True)
 class SkippedDep:
-    """An entry that is not checked, with the reason (``"git dependency"``, ``"private repo 'x'"``)."""
+    """An entry that is not checked, with the reason (``"git dependency"``, ``"private repo 'x'"``).
+
+    ``kind`` separates dependencies that are simply not on public Hex from entries the parser could
+    not read, so an answer never files an invalid requirement under "not on public Hex".
+    """
 
     name: str
     reason: str
+    kind: SkipKind = "not_public"
 
 
 @dataclass(slots=True)
@@ -438,16 +449,20 @@ class _Collector:
         if len(self.result.skipped) >= MAX_SKIPPED:
             self.extra_skipped += 1
             return
-        self.result.skipped.append(SkippedDep(name, reason))
+        self.result.skipped.append(SkippedDep(name, reason, "not_public" if recognized else "unreadable"))
 
     def found_anything(self) -> bool:
         return bool(self.result.deps) or self.recognized > 0 or bool(self.result.skipped)
 
     def finish(self) -> DepsInput:
         if self.extra_deps:
-            self.result.skipped.append(SkippedDep("...", f"{self.extra_deps} more (limit {MAX_DEPS})"))
+            self.result.skipped.append(
+                SkippedDep("...", f"{self.extra_deps} more (limit {MAX_DEPS})", "limit")
+            )
         if self.extra_skipped:
-            self.result.skipped.append(SkippedDep("...", f"{self.extra_skipped} more skipped entries"))
+            self.result.skipped.append(
+                SkippedDep("...", f"{self.extra_skipped} more skipped entries", "limit")
+            )
         if not self.result.deps and not self.recognized:
             detail = f" Problems: {'; '.join(self.problems)}." if self.problems else ""
             raise DepsInputError(
@@ -469,30 +484,78 @@ def _repo_reason(repo: str) -> str | None:
 
 # --- mix.lock ----------------------------------------------------------------------------------
 
-_LOCK_KINDS = frozenset({"hex", "git", "path"})
+# First element of a lock entry's tuple. ``:package`` is the shape Hex wrote before the ``:hex`` tuple
+# (``"cowboy": {:package, "1.0.0"}``, the key naming both the app and the package).
+_LOCK_KINDS = frozenset({"hex", "git", "path", "package"})
 
 
-def _is_lock_entry(term: _Term) -> TypeGuard[_Pair]:
-    """``"name": {:hex | :git | :path, ...}`` (or ``"name" => {...}``)."""
-    return (
+def _lock_tuple(term: _Term) -> _Tuple | None:
+    """The value of ``"name": {:atom, ...}`` (or ``"name" => {...}``), else ``None``."""
+    if (
         isinstance(term, _Pair)
         and isinstance(term.value, _Tuple)
         and bool(term.value.items)
         and isinstance(term.value.items[0], _Atom)
-        and term.value.items[0].name in _LOCK_KINDS
         and _text(term.key) is not None
+    ):
+        return term.value
+    return None
+
+
+def _is_known_lock_entry(term: _Term) -> bool:
+    value = _lock_tuple(term)
+    return value is not None and _text(value.items[0]) in _LOCK_KINDS
+
+
+def _is_lock_map(term: _Term) -> TypeGuard[_Other]:
+    """A top-level ``%{...}`` holding only ``"name": {:atom, ...}`` pairs: a lock even if no kind is known."""
+    return (
+        isinstance(term, _Other)
+        and term.text == "%{"
+        and bool(term.items)
+        and all(_lock_tuple(item) is not None for item in term.items)
     )
+
+
+def _lock_entries(terms: list[_Term]) -> list[_Term]:
+    """Every entry of the containers that hold lock entries, in source order.
+
+    A container (the ``%{...}`` of a lock, the pasted fragment itself, or an old keyword-list lock)
+    counts as a lock when one of its entries has a known kind, or when it is a top-level map of
+    nothing but tagged tuples; then *all* its entries are returned, so an entry of an unknown shape
+    is reported rather than dropped. Lock containers are not searched further: the dependency tuples
+    nested inside an entry are not entries.
+    """
+    found: list[_Term] = []
+    stack: list[tuple[tuple[_Term, ...], bool]] = [(tuple(terms), True)]
+    while stack:
+        items, top_level = stack.pop()
+        if any(_is_known_lock_entry(item) for item in items):
+            found.extend(items)
+            continue
+        for item in reversed(items):
+            if top_level and _is_lock_map(item):
+                found.extend(item.items)
+            elif isinstance(item, _Tuple | _List | _Other):
+                stack.append((item.items, False))
+            elif isinstance(item, _Pair):
+                stack.append(((item.value,), False))
+    return found
 
 
 def _parse_lock(tokens: list[_Token]) -> _Collector:
     collector = _Collector("mix.lock")
-    for entry in _walk(_read_terms(tokens), _is_lock_entry):
-        app = _text(entry.key) or "?"
-        entry_tuple = entry.value
-        if not isinstance(entry_tuple, _Tuple) or not entry_tuple.closed:
-            collector.skip(app, "unparseable mix.lock entry (truncated or unbalanced?)", recognized=False)
+    for entry in _lock_entries(_read_terms(tokens)):
+        if not isinstance(entry, _Pair) or (app := _text(entry.key)) is None:
+            # Stray text between the entries (a pasted "..." or a broken line): not an entry.
             continue
-        _lock_entry(collector, app, entry_tuple.items)
+        entry_tuple = _lock_tuple(entry)
+        if entry_tuple is None:
+            collector.skip(app, "unrecognized mix.lock entry (not a {:hex, ...} tuple)", recognized=False)
+        elif not entry_tuple.closed:
+            collector.skip(app, "unparseable mix.lock entry (truncated or unbalanced?)", recognized=False)
+        else:
+            _lock_entry(collector, app, entry_tuple.items)
     return collector
 
 
@@ -504,16 +567,34 @@ def _lock_entry(collector: _Collector, app: str, items: tuple[_Term, ...]) -> No
     if kind == "path":
         collector.skip(app, "path dependency", recognized=True)
         return
+    if kind == "package":
+        # {:package, "version"}: Hex before 0.6; the app name is the package name.
+        if len(items) == 2 and isinstance(items[1], _Str) and items[1].literal:
+            _lock_hex(collector, app, app, items[1].value, "hexpm")
+        else:
+            collector.skip(app, "unparseable mix.lock entry (expected {:package, version})", recognized=False)
+        return
+    if kind != "hex":
+        collector.skip(
+            app, f"unrecognized mix.lock entry ({{:{kind}, ...}} is not a Hex package)", recognized=False
+        )
+        return
     # {:hex, :package, "version", "inner checksum", [managers], [deps], "repo", "outer checksum"};
     # lock files written by older Hex stop after the deps (no repo) or even after the version.
     package = _text(items[1]) if len(items) > 1 else None
     version_term = items[2] if len(items) > 2 else None
     version = _text(version_term) if isinstance(version_term, _Str) else None
-    if package is None or version is None:
-        collector.skip(app, "unparseable mix.lock entry", recognized=False)
-        return
     repo = _text(items[6]) if len(items) > 6 else "hexpm"
-    if repo is not None and (reason := _repo_reason(repo)):
+    if package is None or version is None or repo is None:
+        collector.skip(
+            app, "unparseable mix.lock entry (expected {:hex, :name, version, ...})", recognized=False
+        )
+        return
+    _lock_hex(collector, app, package, version, repo)
+
+
+def _lock_hex(collector: _Collector, app: str, package: str, version: str, repo: str) -> None:
+    if reason := _repo_reason(repo):
         collector.skip(app, reason, recognized=True)
         return
     if not _check_name(collector, package, app):
@@ -529,52 +610,178 @@ def _lock_entry(collector: _Collector, app: str, items: tuple[_Term, ...]) -> No
 # --- mix.exs -----------------------------------------------------------------------------------
 
 
-def _is_dep_tuple(term: _Term) -> TypeGuard[_Tuple]:
-    """``{:name, "req", ...}`` or ``{:name, opt: ..., ...}``; ``{:ok, x}`` and the like are not deps."""
+def _is_dep_tuple(term: _Term, *, in_function: bool = False) -> TypeGuard[_Tuple]:
+    """``{:name, "req", ...}`` or ``{:name, opt: ..., ...}``; ``{:ok, x}`` and the like are not deps.
+
+    A requirement that is not a string literal (``@version``, a sigil, a call) still makes a
+    dependency when options follow it (``{:dep, ~r//, github: ...}``) or when the tuple sits in a
+    deps function, so it is reported instead of being dropped.
+    """
     if not isinstance(term, _Tuple) or len(term.items) < 2 or not isinstance(term.items[0], _Atom):
         return False
     second = term.items[1]
-    return isinstance(second, _Str | _Pair) or (
-        isinstance(second, _List) and bool(second.items) and all(isinstance(x, _Pair) for x in second.items)
+    if isinstance(second, _Str | _Pair) or _is_keywords(second):
+        return True
+    if not isinstance(second, _Other):
+        return False
+    return in_function or (
+        len(term.items) > 2 and (isinstance(term.items[2], _Pair) or _is_keywords(term.items[2]))
     )
 
 
-def _deps_regions(tokens: list[_Token]) -> list[tuple[int, int]]:
-    """Token ranges of the functions whose name ends in ``deps`` (``defp deps do ... end``).
+def _is_dep_in_function(term: _Term) -> TypeGuard[_Tuple]:
+    return _is_dep_tuple(term, in_function=True)
 
-    Only those are searched when present, so tuples elsewhere in a mix.exs are not mistaken for
-    dependencies; with no such function (a pasted list) the whole input is searched.
-    """
+
+def _is_keywords(term: _Term) -> bool:
+    return isinstance(term, _List) and bool(term.items) and all(isinstance(x, _Pair) for x in term.items)
+
+
+def _functions(tokens: list[_Token]) -> dict[str, list[tuple[int, int]]]:
+    """Token ranges of every ``def``/``defp`` clause, by function name."""
+    found: dict[str, list[tuple[int, int]]] = {}
     starts = [
         i
         for i in range(len(tokens) - 1)
         if tokens[i].kind == "ident"
         and tokens[i].value in ("def", "defp")
         and tokens[i + 1].kind in ("ident", "key")
-        and tokens[i + 1].value.endswith("deps")
     ]
-    if not starts:
-        return [(0, len(tokens))]
-    regions: list[tuple[int, int]] = []
     for start in starts:
         end = start + 2
         while end < len(tokens) and not (
             tokens[end].kind == "ident" and tokens[end].value in ("def", "defp", "defmodule")
         ):
             end += 1
-        regions.append((start, end))
-    return regions
+        found.setdefault(tokens[start + 1].value, []).append((start, end))
+    return found
+
+
+def _deps_functions(tokens: list[_Token], functions: dict[str, list[tuple[int, int]]]) -> list[str]:
+    """Names of the functions that hold dependencies, in source order.
+
+    Those whose name ends in ``deps`` (``defp deps do ... end``), and the functions of the same
+    text they call (``defp deps, do: common() ++ [...]``), transitively.
+    """
+    wanted = [name for name in functions if name.endswith("deps")]
+    seen = set(wanted)
+    queue = list(wanted)
+    while queue:
+        for start, end in functions[queue.pop()]:
+            for i in range(start + 2, end - 1):
+                name = tokens[i].value
+                if (
+                    tokens[i].kind == "ident"
+                    and tokens[i + 1].kind == "("
+                    and name in functions
+                    and name not in seen
+                ):
+                    seen.add(name)
+                    queue.append(name)
+    return sorted(seen, key=lambda name: functions[name][0][0])
+
+
+# Kernel constructs that combine dependency lists (``++ if(Mix.env() == :test, do: [...])``); their
+# literal content is read, so they are not reported as calls that cannot be read.
+_CONTROL_FLOW = frozenset({"if", "unless", "case", "cond", "for", "with"})
+
+
+def _call_name(parts: tuple[_Term, ...], paren: int) -> str | None:
+    """The dotted callee before the ``(...)`` at ``parts[paren]`` (``dep_spec``, ``Shared.deps``)."""
+    names: list[str] = []
+    for part in reversed(parts[:paren]):
+        text = part.text if isinstance(part, _Other) else ""
+        # Read back from the "(": identifier, ".", identifier, ... alternating.
+        want_ident = not names or names[-1] == "."
+        if not (_IDENT_RE.fullmatch(text) if want_ident else text == "."):
+            break
+        names.append(text)
+    if not names or names[-1] == ".":
+        return None
+    return "".join(reversed(names))
+
+
+def _single_call(term: _Term) -> tuple[str, bool] | None:
+    """``(callee, has_args)`` when ``term`` is one call expression (``dep_spec(:foo)``), else ``None``."""
+    if not isinstance(term, _Other) or term.text != "expression" or len(term.items) < 2:
+        return None
+    last = term.items[-1]
+    if not (isinstance(last, _Other) and last.text == "("):
+        return None
+    name = _call_name(term.items, len(term.items) - 1)
+    if name is None or name.count(".") * 2 + 1 != len(term.items) - 1:
+        return None
+    return name, bool(last.items)
+
+
+def _call_label(name: str, has_args: bool) -> str:
+    return f"{name}({'...' if has_args else ''})"
+
+
+def _unread_calls(terms: list[_Term], defined: dict[str, list[tuple[int, int]]]) -> list[str]:
+    """Calls that produce dependencies the text does not show, as labels (``dep_spec(...)``).
+
+    A call that is an element of a dependency list, or an operand of ``++``, to a function not
+    defined in the text. Calls to functions of the text are read through their bodies instead.
+    """
+    found: list[str] = []
+    stack: list[_Term] = list(reversed(terms))
+    while stack:
+        term = stack.pop()
+        if isinstance(term, _List) and any(_is_dep_tuple(item) for item in term.items):
+            for item in term.items:
+                call = _single_call(item)
+                if call and call[0] not in defined and call[0] not in _CONTROL_FLOW:
+                    found.append(_call_label(*call))
+        if isinstance(term, _Other) and term.text == "expression":
+            parts = term.items
+            for i, part in enumerate(parts):
+                if not (isinstance(part, _Other) and part.text == "(") or not _next_to_concat(parts, i):
+                    continue
+                name = _call_name(parts, i)
+                if name and name not in defined and name not in _CONTROL_FLOW:
+                    found.append(_call_label(name, bool(part.items)))
+        if isinstance(term, _Tuple | _List | _Other):
+            stack.extend(reversed(term.items))
+        elif isinstance(term, _Pair):
+            stack.extend((term.value, term.key))
+    return found
+
+
+def _next_to_concat(parts: tuple[_Term, ...], paren: int) -> bool:
+    """Whether the call ending at ``parts[paren]`` is an operand of ``++``."""
+
+    def plus(i: int) -> bool:
+        if not 0 <= i < len(parts):
+            return False
+        part = parts[i]
+        return isinstance(part, _Other) and part.text == "+"
+
+    name = _call_name(parts, paren) or ""
+    first = paren - (name.count(".") * 2 + 1)
+    return (plus(paren + 1) and plus(paren + 2)) or (plus(first - 1) and plus(first - 2))
 
 
 def _parse_exs(tokens: list[_Token]) -> _Collector:
     collector = _Collector("mix.exs")
-    for start, end in _deps_regions(tokens):
-        for dep in _walk(_read_terms(tokens[start:end]), _is_dep_tuple):
+    functions = _functions(tokens)
+    names = _deps_functions(tokens, functions)
+    regions = [r for name in names for r in functions[name]] or [(0, len(tokens))]
+    for start, end in sorted(regions):
+        terms = _read_terms(tokens[start:end])
+        for dep in _walk(terms, _is_dep_in_function if names else _is_dep_tuple):
             if not dep.closed:
                 app = _text(dep.items[0]) or "?"
                 collector.skip(app, "unparseable dependency (truncated or unbalanced?)", recognized=False)
                 continue
             _exs_dep(collector, dep.items)
+        for label in _unread_calls(terms, functions):
+            collector.skip(
+                label,
+                "dependencies built by a function call that is not in the text; "
+                "paste the {:name, requirement} tuples it returns",
+                recognized=False,
+            )
     return collector
 
 
@@ -615,6 +822,11 @@ def _exs_dep(collector: _Collector, items: tuple[_Term, ...]) -> None:
     if not _check_name(collector, package, app):
         return
     requirement: str | None = None
+    if not isinstance(items[1], _Str | _Pair) and not _is_keywords(items[1]):
+        collector.skip(
+            app, "the requirement is not a string literal (a variable, sigil or call)", recognized=False
+        )
+        return
     if requirement_term is not None:
         if not requirement_term.literal:
             collector.skip(

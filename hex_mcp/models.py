@@ -288,12 +288,22 @@ class DiffView(_Model):
 
 
 OutdatedStatus = Literal[
-    "vulnerable", "retired", "major", "minor", "patch", "unresolved", "current", "not_found", "error"
+    "vulnerable",
+    "retired",
+    "unpublished",
+    "major",
+    "minor",
+    "patch",
+    "unresolved",
+    "current",
+    "not_found",
+    "error",
 ]
 # Problems first: what needs action now, then how big the available step is.
 OUTDATED_ORDER: tuple[OutdatedStatus, ...] = (
     "vulnerable",
     "retired",
+    "unpublished",
     "major",
     "minor",
     "patch",

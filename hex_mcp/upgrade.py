@@ -190,8 +190,15 @@ def outdated_row(spec: DepSpec, pkg: Package) -> OutdatedRow:
     retired = {r.version: r.retirement for r in pkg.releases if r.retirement is not None}
     latest = latest_stable(pkg)
     highest = None
+    only_retired = False
     if spec.requirement is not None:
-        highest = highest_matching(versions, parse_requirement(spec.requirement), exclude=retired)
+        requirement = parse_requirement(spec.requirement)
+        highest = highest_matching(versions, requirement, exclude=retired)
+        if highest is None:
+            # Mix still resolves to a retired release when nothing else matches (with a warning): that
+            # retired pick is the news, not "no release matches".
+            highest = highest_matching(versions, requirement)
+            only_retired = highest is not None
     checked = spec.version or highest
     note = None
     advisories: list[Advisory] | None = None
@@ -206,14 +213,14 @@ def outdated_row(spec: DepSpec, pkg: Package) -> OutdatedRow:
             step = update_kind(checked, latest) if latest else ""
         except VersionError:
             step = ""
-        if spec.version is not None and pkg.releases_complete and spec.version not in versions:
+        unpublished = spec.version is not None and pkg.releases_complete and spec.version not in versions
+        if unpublished:
             note = f"{spec.version} is not a published release"
-        if advisories:
-            status = "vulnerable"
-        elif checked in retired:
-            status = "retired"
-        else:
-            status = _STEP_STATUS.get(step, "current")
+        elif only_retired:
+            note = f"only retired releases match {spec.requirement}"
+        status = _problem_status(bool(advisories), checked in retired, unpublished) or _STEP_STATUS.get(
+            step, "current"
+        )
     return OutdatedRow(
         name=spec.name,
         app=spec.app,
@@ -229,6 +236,18 @@ def outdated_row(spec: DepSpec, pkg: Package) -> OutdatedRow:
         fixed_in=first_safe_release(pkg, checked) if advisories and checked else None,
         note=note,
     )
+
+
+def _problem_status(vulnerable: bool, retired: bool, unpublished: bool) -> OutdatedStatus | None:
+    """The most urgent problem of a checked version, or None when it only may be behind."""
+    if vulnerable:
+        return "vulnerable"
+    if retired:
+        return "retired"
+    if unpublished:
+        # A version hex.pm does not list cannot be fetched: a fresh `mix deps.get` fails on it.
+        return "unpublished"
+    return None
 
 
 def sort_outdated(rows: list[OutdatedRow]) -> list[OutdatedRow]:

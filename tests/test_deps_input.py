@@ -328,7 +328,9 @@ def test_mix_exs_literals_that_look_like_brackets() -> None:
 def test_truncated_mix_exs_keeps_complete_deps() -> None:
     result = parse_deps('defp deps do\n  [\n    {:phoenix, "~> 1.7"},\n    {:jason, "~> 1.4", only: [:de')
     assert result.deps == [DepSpec("phoenix", None, "~> 1.7", "mix.exs")]
-    assert result.skipped == [SkippedDep("jason", "unparseable dependency (truncated or unbalanced?)")]
+    assert result.skipped == [
+        SkippedDep("jason", "unparseable dependency (truncated or unbalanced?)", "unreadable")
+    ]
 
 
 # --- lines -------------------------------------------------------------------------------------
@@ -369,15 +371,17 @@ def test_lines() -> None:
         DepSpec("gettext", "0.26.1", None, "lines"),
         DepSpec("swoosh", "1.16.12", None, "lines"),
         DepSpec("mint", None, "== 1.6.2", "lines"),
+        # Upper case is legal in names published before today's rule (hex.pm serves addressBook).
+        DepSpec("Phoenix", "1.0.0", None, "lines"),
     ]
     reasons = [(skip.name, skip.reason) for skip in result.skipped]
-    assert reasons[0] == ("Phoenix", "not a Hex package name: 'Phoenix'")
-    assert reasons[1] == ("my-lib", "not a Hex package name: 'my-lib'")
-    assert reasons[2][0] == "cowboy"
-    assert "did you mean '~> 2.12'?" in reasons[2][1]
-    assert reasons[3] == ("line 17", "unparseable line: 'finch latest release'")
-    assert reasons[4][0] == "ranch"
-    assert "build metadata" in reasons[4][1]
+    assert reasons[0] == ("my-lib", "not a Hex package name: 'my-lib'")
+    assert reasons[1][0] == "cowboy"
+    assert "did you mean '~> 2.12'?" in reasons[1][1]
+    assert reasons[2] == ("line 17", "unparseable line: 'finch latest release'")
+    assert reasons[3][0] == "ranch"
+    assert "build metadata" in reasons[3][1]
+    assert {skip.kind for skip in result.skipped} == {"unreadable"}
 
 
 # --- common rules ------------------------------------------------------------------------------
@@ -397,15 +401,15 @@ def test_cap_at_max_deps() -> None:
     result = parse_deps(text)
     assert len(result.deps) == MAX_DEPS
     assert result.deps[-1].name == f"pkg_{MAX_DEPS - 1}"
-    assert result.skipped == [SkippedDep("...", f"37 more (limit {MAX_DEPS})")]
+    assert result.skipped == [SkippedDep("...", f"37 more (limit {MAX_DEPS})", "limit")]
 
 
 def test_skipped_entries_are_capped_too() -> None:
-    text = "jason 1.4.4\n" + "\n".join(f"Bad{n} 1.0.0" for n in range(500))
+    text = "jason 1.4.4\n" + "\n".join(f"bad-{n} 1.0.0" for n in range(500))
     result = parse_deps(text)
     assert result.deps == [DepSpec("jason", "1.4.4", None, "lines")]
     assert len(result.skipped) == 201
-    assert result.skipped[-1] == SkippedDep("...", "300 more skipped entries")
+    assert result.skipped[-1] == SkippedDep("...", "300 more skipped entries", "limit")
 
 
 @pytest.mark.parametrize(
@@ -470,3 +474,188 @@ def test_never_crashes_on_junk(text: str) -> None:
     for dep in result.deps:
         assert dep.name
         assert dep.version is None or Version.parse(dep.version)
+
+
+# --- real-world shapes (fixtures in tests/fixtures/inputs, checked against Elixir in test_deps_elixir) ---
+
+INPUTS = Path(__file__).parent / "fixtures" / "inputs"
+CALL_REASON = (
+    "dependencies built by a function call that is not in the text; "
+    "paste the {:name, requirement} tuples it returns"
+)
+
+
+@pytest.mark.parametrize(
+    ("fixture", "expected"),
+    [
+        (
+            "hex_0_5_package.lock",
+            [
+                ("cowboy", "1.0.0"),
+                ("cowlib", "1.0.1"),
+                ("plug", "0.9.0"),
+                ("poison", "1.2.1"),
+                ("ranch", "1.0.0"),
+            ],
+        ),
+        (
+            "elixir_0_13_keyword.lock",
+            [("cowboy", "0.9.0"), ("cowlib", "0.4.0"), ("exactor", "0.4.0"), ("ranch", "0.9.0")],
+        ),
+    ],
+)
+def test_pre_hex_tuple_locks_are_read(fixture: str, expected: list[tuple[str, str]]) -> None:
+    result = parse_deps((INPUTS / fixture).read_text())
+    assert result.format == "mix.lock"
+    assert [(dep.name, dep.version) for dep in result.deps] == expected
+    assert result.skipped == []
+
+
+def test_old_hex_tuple_lengths_are_read() -> None:
+    triple = parse_deps((INPUTS / "hex_0_8_triple.lock").read_text())
+    assert len(triple.deps) == 7
+    assert _by_name(triple)["postgrex"] == DepSpec("postgrex", "0.11.2", None, "mix.lock")
+    assert triple.skipped == [SkippedDep("phoenix", "git dependency")]
+    six = parse_deps((INPUTS / "hex_0_14_six.lock").read_text())
+    assert [dep.name for dep in six.deps][:3] == ["certifi", "cowboy", "cowlib"]
+    assert len(six.deps) == 11
+    seven = parse_deps((INPUTS / "hex_0_18_seven.lock").read_text())
+    assert len(seven.deps) == 6
+    assert seven.skipped == [SkippedDep("acme_billing", "private repo 'hexpm:acme'")]
+
+
+def test_every_lock_entry_not_understood_is_listed() -> None:
+    result = parse_deps((INPUTS / "odd_entries.lock").read_text())
+    assert result.deps == [
+        DepSpec("addressBook", "0.0.1", None, "mix.lock"),
+        DepSpec("jason", "1.4.4", None, "mix.lock"),
+    ]
+    assert result.skipped == [
+        SkippedDep(
+            "broken", "unparseable mix.lock entry (expected {:hex, :name, version, ...})", "unreadable"
+        ),
+        SkippedDep(
+            "legacy_svn", "unrecognized mix.lock entry ({:svn, ...} is not a Hex package)", "unreadable"
+        ),
+        SkippedDep("local_lib", "path dependency"),
+        SkippedDep(
+            "short_version",
+            "invalid version '1.0': expected MAJOR.MINOR.PATCH[-PRE] (only '~>' accepts MAJOR.MINOR; "
+            "did you mean '~> 1.0'?)",
+            "unreadable",
+        ),
+        SkippedDep("two_part", "unparseable mix.lock entry (expected {:package, version})", "unreadable"),
+    ]
+
+
+def test_lock_of_only_unknown_entries_is_an_error_naming_them() -> None:
+    with pytest.raises(DepsInputError) as info:
+        parse_deps('%{"legacy": {:svn, "https://svn.example.com/x", "r1"}, "other": {:darcs, "x"}}')
+    assert str(info.value).startswith(
+        "no Hex dependency could be read from the input. Problems: "
+        "legacy: unrecognized mix.lock entry ({:svn, ...} is not a Hex package); "
+        "other: unrecognized mix.lock entry ({:darcs, ...} is not a Hex package)."
+    )
+
+
+def test_an_erlang_mod_tuple_does_not_make_a_mix_exs_a_lock() -> None:
+    result = parse_deps((INPUTS / "umbrella_child.mix.exs").read_text())
+    assert result.format == "mix.exs"
+    assert [dep.name for dep in result.deps] == [
+        "ecto_sql",
+        "oban",
+        "ranch",
+        "stream_data",
+        "benchee",
+        "jiffy",
+        "hackney",
+        "telemetry",
+    ]
+    assert result.skipped == [
+        SkippedDep("core", "umbrella dependency"),
+        SkippedDep("accounts", "umbrella dependency"),
+    ]
+
+
+def test_phoenix_app_invalid_requirements_are_unreadable_not_off_hex() -> None:
+    result = parse_deps((INPUTS / "phoenix_app.mix.exs").read_text())
+    assert len(result.deps) == 26
+    deps = _by_name(result)
+    assert deps["addressBook"] == DepSpec("addressBook", None, "~> 0.0.1", "mix.exs")
+    assert deps["phoenix_live_view"] == DepSpec(
+        "phoenix_live_view", None, "~> 0.20.2", "mix.exs"
+    )  # override:
+    assert deps["poison"].app == "my_json"
+    assert [(s.name, s.kind) for s in result.skipped] == [
+        ("heroicons", "not_public"),
+        ("billing", "not_public"),
+        ("mirror_only", "not_public"),
+        ("shared_ui", "not_public"),
+        ("legacy_api", "not_public"),
+        ("bad_requirement", "unreadable"),
+        ("short_requirement", "unreadable"),
+    ]
+    assert (
+        result.skipped[5].reason
+        == "invalid requirement '~> banana': 'banana': expected MAJOR.MINOR.PATCH[-PRE]"
+    )
+
+
+def test_helper_functions_are_followed_and_calls_are_reported() -> None:
+    result = parse_deps((INPUTS / "helpers.mix.exs").read_text())
+    assert [(dep.name, dep.requirement) for dep in result.deps] == [
+        ("nimble_options", "~> 1.1"),
+        ("bypass", "~> 2.1"),
+        ("jason", "~> 1.4"),
+        ("plug_cowboy", "~> 2.7"),
+        ("decimal", "~> 2.1"),
+        ("telemetry", "~> 1.2"),
+        ("opentelemetry_exporter", "~> 1.7"),
+    ]
+    assert result.skipped == [
+        SkippedDep(
+            "phoenix", "the requirement is not a string literal (a variable, sigil or call)", "unreadable"
+        ),
+        SkippedDep("regex_dep", "git dependency"),
+        SkippedDep(
+            "interpolated", "the requirement is built at run time (interpolated string)", "unreadable"
+        ),
+        SkippedDep("Platform.Build.shared_deps()", CALL_REASON, "unreadable"),
+        SkippedDep("dep_spec(...)", CALL_REASON, "unreadable"),
+        SkippedDep("Platform.Build.dep(...)", CALL_REASON, "unreadable"),
+        SkippedDep("otel_deps()", CALL_REASON, "unreadable"),
+    ]
+    assert "not_a_dep" not in _by_name(result)  # a tuple in docs(), which deps() does not call
+
+
+def test_sigil_where_the_requirement_would_be_is_a_git_dependency() -> None:
+    result = parse_deps('[{:dep, ~r//, github: "acme/dep"}, {:jason, "~> 1.4"}]')
+    assert result.deps == [DepSpec("jason", None, "~> 1.4", "mix.exs")]
+    assert result.skipped == [SkippedDep("dep", "git dependency")]
+    only_sigil = parse_deps('[{:dep, ~r/v1/, github: "acme/dep"}]')
+    assert (only_sigil.deps, only_sigil.skipped) == ([], [SkippedDep("dep", "git dependency")])
+
+
+def test_sigil_requirement_on_a_hex_dep_is_unreadable() -> None:
+    result = parse_deps('[{:dep, ~S"~> 1.0", only: :test}, {:jason, "~> 1.4"}]')
+    assert result.skipped == [
+        SkippedDep("dep", "the requirement is not a string literal (a variable, sigil or call)", "unreadable")
+    ]
+
+
+def test_base_deps_helper_missing_from_the_paste_is_reported() -> None:
+    result = parse_deps('defp deps, do: base_deps() ++ [{:jason, "~> 1.4"}]')
+    assert result.deps == [DepSpec("jason", None, "~> 1.4", "mix.exs")]
+    assert result.skipped == [SkippedDep("base_deps()", CALL_REASON, "unreadable")]
+
+
+@pytest.mark.parametrize("name", ["addressBook", "A1", "x", "Ecto_SQL2"])
+def test_legacy_names_hex_serves_are_accepted(name: str) -> None:
+    result = parse_deps(f'%{{"{name}": {{:hex, :{name}, "1.0.0"}}}}')
+    assert result.deps == [DepSpec(name, "1.0.0", None, "mix.lock")]
+
+
+@pytest.mark.parametrize("name", ["1abc", "_private", "my-lib", "a.b", "ümlaut"])
+def test_names_hex_cannot_serve_are_refused(name: str) -> None:
+    with pytest.raises(DepsInputError, match=f"not a Hex package name: {name!r}"):
+        parse_deps(f'%{{"x": {{:hex, :"{name}", "1.0.0"}}}}')

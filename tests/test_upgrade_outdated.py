@@ -440,3 +440,118 @@ async def test_schema_advertises_the_input_bound(client: Client) -> None:
     assert (deps["type"], deps["minLength"], deps["maxLength"]) == ("string", 1, 200_000)
     assert tools["hex_outdated"].annotations is not None
     assert tools["hex_outdated"].annotations.read_only_hint is True
+
+
+def _package(releases: dict[str, Retirement | None], advisories: list[Advisory] | None = None) -> Any:
+    from hex_mcp.models import Package, ReleaseRef
+
+    return Package(
+        name="acme",
+        releases=[ReleaseRef(version=v, retirement=r) for v, r in releases.items()],
+        latest_stable_version=next(iter(releases)),
+        advisories=[] if advisories is None else advisories,
+    )
+
+
+SECURITY = Retirement(reason="security", message="CVE-2026-0001, use 1.7.0")
+RETIRED_MATCH = {"1.7.0": None, "1.6.0": SECURITY, "1.5.2": None}
+
+
+def test_requirement_matching_only_retired_releases_names_the_retired_match() -> None:
+    from hex_mcp.deps_input import DepSpec
+
+    row = upgrade.outdated_row(DepSpec("acme", None, "~> 1.6.0", "mix.exs"), _package(RETIRED_MATCH))
+    assert (row.status, row.checked, row.highest_in_requirement, row.update) == (
+        "retired",
+        "1.6.0",
+        "1.6.0",
+        "minor",
+    )
+    assert row.retirement == SECURITY
+    assert row.note == "only retired releases match ~> 1.6.0"
+    assert format._outdated_row(row) == (
+        "acme ~> 1.6.0 = 1.6.0 → 1.7.0 minor · outside ~> 1.6.0 · RETIRED (security issue: CVE-2026-0001, use 1.7.0)"
+        " · only retired releases match ~> 1.6.0"
+    )
+    # Sorted with the problems, not among the unresolved rows.
+    fine = upgrade.outdated_row(DepSpec("zzz", None, "~> 1.7", "mix.exs"), _package(RETIRED_MATCH))
+    gone = upgrade.outdated_row(DepSpec("aaa", None, "~> 9.0", "mix.exs"), _package(RETIRED_MATCH))
+    assert [r.status for r in upgrade.sort_outdated([fine, gone, row])] == [
+        "retired",
+        "unresolved",
+        "current",
+    ]
+
+
+def test_retired_only_match_that_an_advisory_hits_is_vulnerable() -> None:
+    from hex_mcp.deps_input import DepSpec
+
+    advisory = Advisory(id="GHSA-aaaa-bbbb-cccc", affected=[">= 1.6.0 and < 1.7.0"])
+    row = upgrade.outdated_row(
+        DepSpec("acme", None, "~> 1.6.0", "mix.exs"), _package(RETIRED_MATCH, [advisory])
+    )
+    assert (row.status, row.checked, row.fixed_in) == ("vulnerable", "1.6.0", "1.7.0")
+    assert row.retirement == SECURITY
+
+
+def test_requirement_matching_nothing_is_still_unresolved() -> None:
+    from hex_mcp.deps_input import DepSpec
+
+    row = upgrade.outdated_row(DepSpec("acme", None, "~> 2.0", "mix.exs"), _package(RETIRED_MATCH))
+    assert (row.status, row.checked, row.highest_in_requirement, row.retirement) == (
+        "unresolved",
+        None,
+        None,
+        None,
+    )
+    assert row.note == "no release matches ~> 2.0"
+
+
+def test_locked_version_never_published_has_its_own_status() -> None:
+    from hex_mcp.deps_input import DepSpec
+
+    row = upgrade.outdated_row(DepSpec("acme", "1.6.5", None, "mix.lock"), _package(RETIRED_MATCH))
+    assert (row.status, row.checked, row.update, row.latest_stable) == (
+        "unpublished",
+        "1.6.5",
+        "minor",
+        "1.7.0",
+    )
+    assert row.note == "1.6.5 is not a published release"
+    assert format._outdated_row(row) == "acme 1.6.5 → 1.7.0 minor · 1.6.5 is not a published release"
+    # Even at the latest version's number, an unpublished version is not "up to date".
+    latest = upgrade.outdated_row(DepSpec("acme", "1.7.0", None, "mix.lock"), _package({"1.7.1-rc.0": None}))
+    assert latest.status == "unpublished"
+    order = upgrade.sort_outdated(
+        [
+            upgrade.outdated_row(DepSpec("b", "1.5.2", None, "mix.lock"), _package(RETIRED_MATCH)),
+            row,
+            upgrade.outdated_row(DepSpec("c", "1.6.0", None, "mix.lock"), _package(RETIRED_MATCH)),
+        ]
+    )
+    assert [(r.name, r.status) for r in order] == [("c", "retired"), ("acme", "unpublished"), ("b", "minor")]
+
+
+def test_unpublished_version_an_advisory_covers_is_vulnerable_and_keeps_the_note() -> None:
+    from hex_mcp.deps_input import DepSpec
+
+    advisory = Advisory(id="GHSA-aaaa-bbbb-cccc", affected=["< 1.7.0"])
+    row = upgrade.outdated_row(
+        DepSpec("acme", "1.6.5", None, "mix.lock"), _package(RETIRED_MATCH, [advisory])
+    )
+    assert (row.status, row.note, row.fixed_in) == ("vulnerable", "1.6.5 is not a published release", "1.7.0")
+
+
+def test_unknown_version_with_a_partial_release_list_is_not_called_unpublished() -> None:
+    from hex_mcp.deps_input import DepSpec
+    from hex_mcp.models import Package, ReleaseRef
+
+    # The gateway lists recent releases only: an older locked version may well exist.
+    pkg = Package(
+        name="acme",
+        releases=[ReleaseRef(version="2.0.0")],
+        latest_stable_version="2.0.0",
+        releases_complete=False,
+    )
+    row = upgrade.outdated_row(DepSpec("acme", "1.0.0", None, "mix.lock"), pkg)
+    assert (row.status, row.note) == ("major", None)
