@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from hex_mcp.deps_input import SkipKind
 from hex_mcp.deps_input import Source as InputFormat
 from hex_mcp.versions import UpdateKind
 
@@ -339,6 +340,9 @@ class OutdatedRow(_Model):
 class SkippedDepView(_Model):
     name: str
     reason: str
+    kind: SkipKind = Field(
+        default="not_public", description="not_public (git, path, private), unreadable, or limit (not checked)"
+    )
 
 
 class OutdatedView(_Model):

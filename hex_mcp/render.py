@@ -543,6 +543,13 @@ def _outdated_row(r: OutdatedRow) -> str:
     return " · ".join(parts)
 
 
+_SKIP_TITLES = {
+    "not_public": "skipped, not on public Hex",
+    "unreadable": "could not be read",
+    "limit": "not checked",
+}
+
+
 def outdated(view: OutdatedView) -> str:
     counts = view.counts
     # Zero counts of the main groups are news too ("0 vulnerable"), except where the backend cannot tell.
@@ -559,7 +566,7 @@ def outdated(view: OutdatedView) -> str:
     by_status: dict[str, list[OutdatedRow]] = {}
     for row in view.rows:
         by_status.setdefault(row.status, []).append(row)
-    for status in ("vulnerable", "retired", "major", "minor", "patch", "unresolved"):
+    for status in ("vulnerable", "retired", "unpublished", "major", "minor", "patch", "unresolved"):
         rows = by_status.get(status)
         if rows:
             lines.append(f"{status} ({len(rows)}):")
@@ -574,14 +581,16 @@ def outdated(view: OutdatedView) -> str:
             by_error.setdefault(r.note or "lookup failed", []).append(r.name)
         lines.append(f"lookup failed ({len(failed)}):")
         lines.extend(f"- {', '.join(names)}: {message}" for message, names in by_error.items())
-    if view.skipped:
-        by_reason: dict[str, list[str]] = {}
-        for s in view.skipped:
-            by_reason.setdefault(s.reason, []).append(s.name)
-        lines.append(
-            f"skipped, not on public Hex ({len(view.skipped)}): "
-            + " · ".join(f"{', '.join(names)} ({reason})" for reason, names in by_reason.items())
-        )
+    for kind, title in _SKIP_TITLES.items():
+        skipped = [s for s in view.skipped if s.kind == kind]
+        if skipped:
+            by_reason: dict[str, list[str]] = {}
+            for s in skipped:
+                by_reason.setdefault(s.reason, []).append(s.name)
+            lines.append(
+                f"{title} ({len(skipped)}): "
+                + " · ".join(f"{', '.join(names)} ({reason})" for reason, names in by_reason.items())
+            )
     if not view.advisories_known:
         lines.append(f"retirements and advisories: {NOT_VIA_GATEWAY}")
     lookups = f"lookups: {view.live_lookups} live, {view.cached_lookups} cached"

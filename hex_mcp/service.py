@@ -331,7 +331,7 @@ class HexService:
             checked=len(rows),
             counts={s: n for s in OUTDATED_ORDER if (n := sum(1 for r in rows if r.status == s))},
             rows=rows,
-            skipped=[SkippedDepView(name=s.name, reason=s.reason) for s in parsed.skipped],
+            skipped=[SkippedDepView(name=s.name, reason=s.reason, kind=s.kind) for s in parsed.skipped],
             retirements_known=all(known) if known else self.backend.has_advisories,
             advisories_known=self.backend.has_advisories,
             live_lookups=sum(1 for f in fresh if not f.from_cache),
