@@ -16,6 +16,7 @@ from hex_mcp.versions import (
     Requirement,
     Version,
     VersionError,
+    hex_pick,
     highest_matching,
     is_requirement,
     sort_versions,
@@ -72,6 +73,11 @@ PARSE_INVALID: list[tuple[str, str]] = [
     ("1.0.-1", "not a non-negative integer"),
     ("\u0661.0.0", "not a non-negative integer"),  # ARABIC-INDIC DIGIT ONE
     ("1" * 200 + ".0.0", "longer than"),
+    ("100000000000000.0.0", "major has more than 14 digits"),  # current Elixir's cap
+    ("1.100000000000000.0", "minor has more than 14 digits"),
+    ("1.0.100000000000000", "patch has more than 14 digits"),
+    ("1.0.0-rc.100000000000000", "has more than 14 digits"),
+    ("1.0.0-" + "a" * 123, "longer than 128"),
 ]
 
 
@@ -441,6 +447,10 @@ REQUIREMENT_INVALID: list[tuple[str, str]] = [
     ("~> 1.2.3.4", "expected MAJOR.MINOR.PATCH"),
     ("=1.0.0", "'=1'"),
     ("~> " + "1" * 2000, "longer than"),
+    ("~>\t1.0", "'\\t1' is not a non-negative integer"),  # only a plain space separates, as in Elixir
+    ("1.0.0\tand 2.0.0", "is not a non-negative integer"),
+    ("~> 1.0\u00a0or ~> 2.0", "minor '0\\xa0or' is not a non-negative integer"),
+    ("~> 100000000000000.0", "more than 14 digits"),
 ]
 
 
@@ -574,3 +584,72 @@ def test_tilde_agrees_with_its_translation(bound: Version, version: Version) -> 
         assert tilde.matches(version, allow_pre=allow_pre) == translation.matches(
             version, allow_pre=allow_pre
         )
+
+
+# --- limits, comparisons with other types ------------------------------------------------------
+
+
+def test_fourteen_digits_are_fine() -> None:
+    version = Version.parse("99999999999999.0.0-99999999999999")
+    assert (version.major, version.pre) == (99_999_999_999_999, (99_999_999_999_999,))
+    assert Version.parse("1.0.0-" + "a" * 122).pre == ("a" * 122,)  # exactly 128 characters
+
+
+@pytest.mark.parametrize("other", [5, "1.0.0", None, (1, 0, 0)])
+def test_ordering_against_other_types_raises_type_error(other: object) -> None:
+    version = Version.parse("1.0.0")
+    for compare in (
+        lambda: version < other,  # type: ignore[operator]
+        lambda: version <= other,  # type: ignore[operator]
+        lambda: version > other,  # type: ignore[operator]
+        lambda: version >= other,  # type: ignore[operator]
+    ):
+        with pytest.raises(TypeError, match="not supported between instances of 'Version'"):
+            compare()
+    assert version != other
+    assert not version == other  # noqa: SIM201 (testing __eq__ itself)
+
+
+def test_sort_key_is_precomputed_and_not_part_of_equality() -> None:
+    version = Version(1, 2, 3, ("rc", 1))
+    assert version.key == (1, 2, 3, 0, ((1, 0, "rc"), (0, 1, "")))
+    assert Version(1, 2, 3).key == (1, 2, 3, 1, ())
+    assert repr(version) == "Version(major=1, minor=2, patch=3, pre=('rc', 1))"
+
+
+def test_sort_versions_keeps_equal_versions_in_given_order() -> None:
+    assert sort_versions(["1.0.0", "2.0.0", "1.0.0", "x"]) == ["2.0.0", "1.0.0", "1.0.0", "x"]
+
+
+# --- Hex's resolver pick -----------------------------------------------------------------------
+
+HEX_PICK_RELEASES = ["1.0.0", "1.1.0", "1.2.0-rc.0", "2.0.0-rc.1", "2.0.0-rc.2", "3.0.0-dev", "junk"]
+
+
+@pytest.mark.parametrize(
+    ("requirement", "exclude", "expected"),
+    [
+        ("~> 1.0", (), "1.1.0"),  # a stable version wins over a newer pre-release in range
+        ("~> 1.0", ("1.1.0", "1.0.0"), "1.2.0-rc.0"),  # no stable left: the newest pre-release
+        ("~> 1.1 and > 1.1.0", (), "1.2.0-rc.0"),  # allowed by plain order though the operands are stable
+        ("> 1.1.0 and < 2.0.0", (), "2.0.0-rc.2"),  # "<" is plain order too: 2.0.0-rc.2 < 2.0.0
+        (">= 0.0.0", (), "1.1.0"),
+        ("~> 2.0", (), None),  # its lower bound 2.0.0 is above 2.0.0-rc.*
+        ("~> 2.0-rc", (), "2.0.0-rc.2"),
+        ("~> 1.1.0", (), "1.1.0"),
+        ("~> 2.9", (), None),  # "~>" stops before 3.0.0-0, so 3.0.0-dev is out
+        (">= 2.9.0", (), "3.0.0-dev"),
+        ("== 2.0.0-rc.1", (), "2.0.0-rc.1"),
+        ("!= 1.1.0 and < 2.0.0", (), "1.0.0"),
+        ("~> 4.0", (), None),
+    ],
+)
+def test_hex_pick(requirement: str, exclude: tuple[str, ...], expected: str | None) -> None:
+    assert hex_pick(HEX_PICK_RELEASES, Requirement.parse(requirement), exclude=exclude) == expected
+
+
+def test_hex_pick_differs_from_the_allow_pre_rule() -> None:
+    req = Requirement.parse("~> 1.1 and > 1.1.0")
+    assert highest_matching(HEX_PICK_RELEASES, req) is None  # Version.match?(..., allow_pre: false)
+    assert hex_pick(HEX_PICK_RELEASES, req) == "1.2.0-rc.0"
+    assert hex_pick(iter([]), req) is None
