@@ -303,8 +303,8 @@ def ask_elixir(corpus: Corpus, tmp: Path) -> Answers:
     lines += [f"P {_hex(text)}" for text in parse_inputs]
     requirement_inputs = list(corpus.requirements)
     for requirement in requirement_inputs:
-        targets = dict.fromkeys(corpus.requirements[requirement])
-        lines.append(f"M {_hex(requirement)} {','.join(_hex(v) for v in targets)}")
+        unique = dict.fromkeys(corpus.requirements[requirement])
+        lines.append(f"M {_hex(requirement)} {','.join(_hex(v) for v in unique)}")
     answers = _run(lines, tmp / "batch1.txt")
     parse = {
         text: _read_version(line)
