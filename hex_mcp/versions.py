@@ -4,8 +4,9 @@ Hex packages are versioned with SemVer 2.0 and depend on each other through Elix
 strings (``"~> 1.7"``, ``">= 1.0.0 and < 2.0.0"``, ``"~> 1.0 or ~> 2.0"``). Answering "what would
 this requirement resolve to?" correctly means reproducing Elixir's rules exactly, not some other
 ecosystem's: the ``~>`` upper bound excludes the pre-releases of that bound, only ``~>`` accepts a
-``MAJOR.MINOR`` operand, ``and`` binds tighter than ``or`` (``a or b and c`` is ``a or (b and c)``),
-and only a plain space separates tokens (``"~>\\t1.0"`` is invalid, as in Elixir).
+``MAJOR.MINOR`` operand, ``and`` binds tighter than ``or`` (``a or b and c`` is ``a or (b and c)``,
+in Elixir 1.14 as in current Elixir), and only a plain space separates tokens (``"~>\\t1.0"`` is
+invalid, as in Elixir).
 
 ``tests/test_versions_elixir.py`` checks ``Version.parse``, ``Version.compare``,
 ``Version.parse_requirement`` and ``Version.match?`` (``allow_pre`` true and false) against the
@@ -16,8 +17,8 @@ each one asserted there:
   refuses to publish such versions, so one showing up is a mistake worth reporting.
 * Every number (major, minor, patch and numeric pre-release identifiers) has at most 14 digits.
   Current Elixir rejects longer version numbers (``Version.parse("100000000000000.0.0")`` is
-  ``:error``) so that hostile input cannot make it build huge integers; Elixir 1.14 and older
-  accept them. The same cap on numeric pre-release identifiers is this module's choice.
+  ``:error``) so that hostile input cannot make it build huge integers; Elixir 1.14, the tests'
+  oracle, accepts them. The same cap on numeric pre-release identifiers is this module's choice.
 * A version longer than 128 characters or a requirement longer than 1024 is rejected: far beyond
   anything published, and it bounds the work done on pasted input.
 
@@ -305,9 +306,6 @@ class _Clause:
             return Version(bound.major + 1, 0, 0, (0,))
         return Version(bound.major, bound.minor + 1, 0, (0,))
 
-    def matches(self, version: Version, allow_pre: bool) -> bool:
-        return _Group.of((self,)).matches(version.key, bool(version.pre), allow_pre)
-
     def __str__(self) -> str:
         if self.two_part:
             operand = f"{self.version.major}.{self.version.minor}{_pre_suffix(self.version.pre)}"
@@ -426,7 +424,10 @@ _OPERATOR_BY_TEXT: dict[str, Operator] = dict(_OPERATORS)
 
 def _parse_requirement(text: str) -> tuple[tuple[_Clause, ...], ...]:
     def fail(reason: str) -> VersionError:
-        return VersionError(f"invalid requirement {text!r}: {reason}")
+        # Elixir splits on plain spaces only; a tab or a non-breaking space is the likely culprit.
+        odd = next((char for char in text if char.isspace() and char != " "), None)
+        hint = f" (only plain spaces separate tokens; found {odd!r})" if odd else ""
+        return VersionError(f"invalid requirement {text!r}: {reason}{hint}")
 
     if len(text) > _MAX_REQUIREMENT_LEN:
         raise VersionError(f"invalid requirement: longer than {_MAX_REQUIREMENT_LEN} characters")
@@ -590,7 +591,8 @@ def hex_pick(versions: Iterable[str], req: Requirement, *, exclude: Container[st
     version satisfies the requirement: ``~> 1.0`` over ``1.1.0`` and ``1.2.0-rc.0`` gives
     ``1.1.0``, and over ``1.2.0-rc.0`` alone gives ``1.2.0-rc.0``. Unparseable versions are
     skipped; ``exclude`` holds versions to leave out (hex_solver itself does not skip retired
-    releases; Mix only warns about them).
+    releases; Mix only warns about them). hex_solver's own requirement parser knows no ``!=``;
+    here it is a plain exclusion.
     """
     # hex_solver: lib/hex_solver/package_lister.ex (pick_package/2 keeps the versions that
     # Constraint.allows?/2 and takes the first by Version.prioritize/2),

@@ -449,8 +449,11 @@ REQUIREMENT_INVALID: list[tuple[str, str]] = [
     ("=1.0.0", "'=1'"),
     ("~> " + "1" * 2000, "longer than"),
     ("~>\t1.0", "'\\t1' is not a non-negative integer"),  # only a plain space separates, as in Elixir
-    ("1.0.0\tand 2.0.0", "is not a non-negative integer"),
-    ("~> 1.0\u00a0or ~> 2.0", "minor '0\\xa0or' is not a non-negative integer"),
+    ("1.0.0\tand 2.0.0", "(only plain spaces separate tokens; found '\\t')"),
+    (
+        "~> 1.0\u00a0or ~> 2.0",
+        "minor '0\\xa0or' is not a non-negative integer (only plain spaces separate tokens; found '\\xa0')",
+    ),
     ("~> 100000000000000.0", "more than 14 digits"),
 ]
 
