@@ -4,18 +4,26 @@ Hex packages are versioned with SemVer 2.0 and depend on each other through Elix
 strings (``"~> 1.7"``, ``">= 1.0.0 and < 2.0.0"``, ``"~> 1.0 or ~> 2.0"``). Answering "what would
 this requirement resolve to?" correctly means reproducing Elixir's rules exactly, not some other
 ecosystem's: the ``~>`` upper bound excludes the pre-releases of that bound, only ``~>`` accepts a
-``MAJOR.MINOR`` operand, and pre-releases are excluded unless asked for the way Hex does it.
+``MAJOR.MINOR`` operand, ``and`` binds tighter than ``or`` (``a or b and c`` is ``a or (b and c)``,
+in Elixir 1.14 as in current Elixir), and only a plain space separates tokens (``"~>\\t1.0"`` is
+invalid, as in Elixir).
 
-Deliberate differences from Elixir's ``Version``:
+``tests/test_versions_elixir.py`` checks ``Version.parse``, ``Version.compare``,
+``Version.parse_requirement`` and ``Version.match?`` (``allow_pre`` true and false) against the
+installed Elixir on the test tables and a seeded random corpus; these are the only differences,
+each one asserted there:
 
 * Build metadata (``1.0.0+build``) is rejected, in versions and in requirement operands: hex.pm
   refuses to publish such versions, so one showing up is a mistake worth reporting.
-* ``and`` binds tighter than ``or`` (``a or b and c`` is ``a or (b and c)``), which is how Hex's
-  resolver (hex_solver) reads requirements. Elixir's own ``Version.match?/3`` folds the clauses from
-  the right without precedence, so ``a and b or c`` differs (it reads ``a and (b or c)``). Requirements
-  published on hex.pm do not mix the two, so the difference is theoretical.
-* Whitespace inside a requirement only separates tokens; Elixir's lexer glues stray text onto a
-  preceding version, which can only ever produce an invalid version anyway.
+* Every number (major, minor, patch and numeric pre-release identifiers) has at most 14 digits.
+  Current Elixir rejects longer version numbers (``Version.parse("100000000000000.0.0")`` is
+  ``:error``) so that hostile input cannot make it build huge integers; Elixir 1.14, the tests'
+  oracle, accepts them. The same cap on numeric pre-release identifiers is this module's choice.
+* A version longer than 128 characters or a requirement longer than 1024 is rejected: far beyond
+  anything published, and it bounds the work done on pasted input.
+
+Hex's resolver (hex_solver) does not apply the ``allow_pre: false`` rule at all: it prefers
+stable versions instead; ``hex_pick`` reproduces that choice.
 """
 
 from __future__ import annotations
@@ -23,24 +31,31 @@ from __future__ import annotations
 import re
 from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Literal
 
 __all__ = [
     "Requirement",
     "Version",
     "VersionError",
+    "hex_pick",
     "highest_matching",
     "is_requirement",
     "sort_versions",
     "update_kind",
 ]
 
-# Far beyond any real version or requirement; bounds the work done on pasted input and keeps
-# int() away from its huge-number guard, which would raise a confusing message of its own.
+# Far beyond any real version or requirement; bounds the work done on pasted input.
 _MAX_VERSION_LEN = 128
 _MAX_REQUIREMENT_LEN = 1024
+# Current Elixir's cap on a version number; it also keeps int() far from its huge-number guard.
+_MAX_DIGITS = 14
 
 _IDENTIFIER_RE = re.compile(r"[0-9A-Za-z-]+")
+# The shape nearly every real version has, checked in one regex call. Anything it does not match
+# goes through the slow parser, which either accepts it too or explains what is wrong.
+_NUMBER = rf"(0|[1-9][0-9]{{0,{_MAX_DIGITS - 1}}})"
+_FAST_VERSION_RE = re.compile(rf"{_NUMBER}\.{_NUMBER}\.{_NUMBER}(?:-([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?")
 
 Operator = Literal["==", "!=", ">", ">=", "<", "<=", "~>"]
 UpdateKind = Literal["major", "minor", "patch", "pre", ""]
@@ -58,6 +73,13 @@ _OPERATORS: tuple[tuple[str, Operator], ...] = (
 )
 _OPERATOR_START = frozenset(text[0] for text, _ in _OPERATORS)
 
+# A version's sort key: (major, minor, patch, release flag, pre-release key). The flag puts a
+# release after all of its pre-releases; each pre-release identifier becomes (0, number, "") or
+# (1, 0, text), which orders numbers numerically and before text (compared as ASCII), and a longer
+# list after its own prefix, as SemVer and Erlang term order do.
+_PreKey = tuple[tuple[int, int, str], ...]
+_Key = tuple[int, int, int, int, _PreKey]
+
 
 class VersionError(ValueError):
     """A version or requirement string that Elixir (or hex.pm) would not accept."""
@@ -73,6 +95,8 @@ def _parse_number(text: str, what: str, source: str, kind: str) -> int:
         raise VersionError(f"invalid {kind} {source!r}: {what} {text!r} is not a non-negative integer")
     if len(text) > 1 and text[0] == "0":
         raise VersionError(f"invalid {kind} {source!r}: {what} {text!r} has a leading zero")
+    if len(text) > _MAX_DIGITS:
+        raise VersionError(f"invalid {kind} {source!r}: {what} has more than {_MAX_DIGITS} digits")
     return int(text)
 
 
@@ -90,14 +114,61 @@ def _parse_pre(text: str, source: str, kind: str) -> tuple[int | str, ...]:
                 raise VersionError(
                     f"invalid {kind} {source!r}: numeric pre-release identifier {ident!r} has a leading zero"
                 )
+            if len(ident) > _MAX_DIGITS:
+                raise VersionError(
+                    f"invalid {kind} {source!r}: numeric pre-release identifier {ident[:20]!r}... "
+                    f"has more than {_MAX_DIGITS} digits"
+                )
             parts.append(int(ident))
         else:
             parts.append(ident)
     return tuple(parts)
 
 
+def _fast_pre(text: str) -> tuple[int | str, ...] | None:
+    """Pre-release identifiers of text the fast regex matched, or None to defer to the slow parser."""
+    parts: list[int | str] = []
+    for ident in text.split("."):
+        if ident.isdigit():  # ASCII only here: the regex admitted nothing else
+            if (len(ident) > 1 and ident[0] == "0") or len(ident) > _MAX_DIGITS:
+                return None
+            parts.append(int(ident))
+        else:
+            parts.append(ident)
+    return tuple(parts)
+
+
+def _pre_key(pre: tuple[int | str, ...]) -> _PreKey:
+    return tuple((0, part, "") if isinstance(part, int) else (1, 0, part) for part in pre)
+
+
+def _sort_key(major: int, minor: int, patch: int, pre: tuple[int | str, ...]) -> _Key:
+    if not pre:
+        return (major, minor, patch, 1, ())
+    return (major, minor, patch, 0, _pre_key(pre))
+
+
+def _fast_parse(text: str) -> tuple[int, int, int, tuple[int | str, ...]] | None:
+    """Parse the common shape quickly; None means "ask the slow parser" (which may still accept)."""
+    if len(text) > _MAX_VERSION_LEN:
+        return None
+    match = _FAST_VERSION_RE.fullmatch(text)
+    if match is None:
+        return None
+    major, minor, patch, pre_text = match.groups()
+    if pre_text is None:
+        return int(major), int(minor), int(patch), ()
+    pre = _fast_pre(pre_text)
+    if pre is None:
+        return None
+    return int(major), int(minor), int(patch), pre
+
+
 def _parse_core(text: str, *, allow_two_part: bool, kind: str) -> tuple[Version, bool]:
     """Parse ``MAJOR.MINOR[.PATCH][-PRE]``; returns the version and whether PATCH was omitted."""
+    fast = _fast_parse(text)
+    if fast is not None:
+        return Version(*fast), False
     if not text:
         raise VersionError(f"invalid {kind}: empty version")
     if len(text) > _MAX_VERSION_LEN:
@@ -127,23 +198,41 @@ def _parse_core(text: str, *, allow_two_part: bool, kind: str) -> tuple[Version,
     return Version(major, minor, patch, pre), patch_text is None
 
 
-def _pre_key(pre: tuple[int | str, ...]) -> tuple[tuple[int, int, str], ...]:
-    # SemVer/Erlang term order: numeric identifiers compare numerically and sort before
-    # alphanumeric ones, which compare as ASCII strings; a longer list wins when one is a prefix.
-    return tuple((0, part, "") if isinstance(part, int) else (1, 0, part) for part in pre)
+def _key_of(text: str) -> _Key | None:
+    """The sort key of a version string, or None when it is not a valid version."""
+    # The hot path of sorting and matching release lists, hence the inlined fast parse.
+    match = _fullmatch(text) if len(text) <= _MAX_VERSION_LEN else None
+    if match is not None:
+        major, minor, patch, pre_text = match.groups()
+        if pre_text is None:
+            return (int(major), int(minor), int(patch), 1, ())
+        pre = _fast_pre(pre_text)
+        if pre is not None:
+            return (int(major), int(minor), int(patch), 0, _pre_key(pre))
+    version = Version.try_parse(text)
+    return None if version is None else version.key
+
+
+_fullmatch = _FAST_VERSION_RE.fullmatch
 
 
 @dataclass(frozen=True, slots=True)
 class Version:
     """A SemVer 2.0 version as Hex accepts it: ``MAJOR.MINOR.PATCH[-PRE]``, no build metadata.
 
-    Instances order by SemVer precedence: ``1.0.0-rc.2 < 1.0.0-rc.10 < 1.0.0``.
+    Instances order by SemVer precedence: ``1.0.0-rc.2 < 1.0.0-rc.10 < 1.0.0``. Comparing with
+    anything but a ``Version`` raises ``TypeError`` (``==`` is simply false).
     """
 
     major: int
     minor: int
     patch: int
     pre: tuple[int | str, ...] = ()
+    # Computed once: sorting and matching compare this tuple instead of rebuilding it per comparison.
+    key: _Key = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", _sort_key(self.major, self.minor, self.patch, self.pre))
 
     @classmethod
     def parse(cls, text: str) -> Version:
@@ -151,6 +240,9 @@ class Version:
 
         Raises ``VersionError`` naming the offending part.
         """
+        fast = _fast_parse(text)
+        if fast is not None:
+            return cls(*fast)
         version, _ = _parse_core(text, allow_two_part=False, kind="version")
         return version
 
@@ -166,27 +258,28 @@ class Version:
     def is_prerelease(self) -> bool:
         return bool(self.pre)
 
-    def _key(self) -> tuple[int, int, int, int, tuple[tuple[int, int, str], ...]]:
-        # A release sorts after all of its pre-releases, hence the flag before the pre key.
-        return (self.major, self.minor, self.patch, 0 if self.pre else 1, _pre_key(self.pre))
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Version):
+            return NotImplemented
+        return self.key < other.key
 
-    def __lt__(self, other: Version) -> bool:
-        return self._key() < other._key()
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, Version):
+            return NotImplemented
+        return self.key <= other.key
 
-    def __le__(self, other: Version) -> bool:
-        return self._key() <= other._key()
+    def __gt__(self, other: object) -> bool:
+        if not isinstance(other, Version):
+            return NotImplemented
+        return self.key > other.key
 
-    def __gt__(self, other: Version) -> bool:
-        return self._key() > other._key()
-
-    def __ge__(self, other: Version) -> bool:
-        return self._key() >= other._key()
+    def __ge__(self, other: object) -> bool:
+        if not isinstance(other, Version):
+            return NotImplemented
+        return self.key >= other.key
 
     def __str__(self) -> str:
-        base = f"{self.major}.{self.minor}.{self.patch}"
-        if not self.pre:
-            return base
-        return base + "-" + ".".join(str(part) for part in self.pre)
+        return f"{self.major}.{self.minor}.{self.patch}{_pre_suffix(self.pre)}"
 
 
 def _pre_suffix(pre: tuple[int | str, ...]) -> str:
@@ -204,31 +297,14 @@ class _Clause:
     # A bare "1.0.0" means "== 1.0.0"; remembered only to print the requirement as it was written.
     implicit: bool = False
 
-    def matches(self, version: Version, allow_pre: bool) -> bool:
-        # Elixir's rule (Version.Requirement.match_op?/3): with allow_pre false, the lower-bound
-        # operators only admit a pre-release when their own operand is one. "==" already names one
-        # exact version, and "<", "<=", "!=" are plain comparisons in Elixir too.
-        pre_ok = allow_pre or self.version.is_prerelease or not version.is_prerelease
+    @property
+    def upper(self) -> Version:
+        """The exclusive upper bound of a ``~>`` clause: the first pre-release ("-0") of the next
+        minor (or major), so that ``~> 2.0.0`` never admits ``2.1.0-rc.1``."""
         bound = self.version
-        if self.op == "==":
-            return version == bound
-        if self.op == "!=":
-            return version != bound
-        if self.op == ">":
-            return version > bound and pre_ok
-        if self.op == ">=":
-            return version >= bound and pre_ok
-        if self.op == "<":
-            return version < bound
-        if self.op == "<=":
-            return version <= bound
-        # "~>": the upper bound is the first pre-release ("-0") of the next minor (or major), so
-        # that "~> 2.0.0" never admits 2.1.0-rc.1, whatever allow_pre says.
         if self.two_part:
-            upper = Version(bound.major + 1, 0, 0, (0,))
-        else:
-            upper = Version(bound.major, bound.minor + 1, 0, (0,))
-        return bound <= version < upper and pre_ok
+            return Version(bound.major + 1, 0, 0, (0,))
+        return Version(bound.major, bound.minor + 1, 0, (0,))
 
     def __str__(self) -> str:
         if self.two_part:
@@ -238,10 +314,92 @@ class _Clause:
         return operand if self.implicit else f"{self.op} {operand}"
 
 
+@dataclass(frozen=True, slots=True)
+class _Group:
+    """The clauses joined by ``and``, folded into one interval check.
+
+    Every operator but ``!=`` bounds the version from below, above or both, so a group is the
+    intersection of those bounds, minus the ``!=`` versions, plus Elixir's pre-release gate.
+    """
+
+    low: _Key | None
+    low_strict: bool
+    high: _Key | None
+    high_strict: bool
+    excluded: frozenset[_Key]
+    # Elixir's rule (Version.Requirement, allow_pre: false): a ">", ">=" or "~>" clause whose own
+    # operand is not a pre-release rejects every pre-release. "==" names one exact version, and "<",
+    # "<=", "!=" are plain comparisons in Elixir too.
+    gates_pre: bool
+    empty: bool
+
+    @classmethod
+    def of(cls, clauses: tuple[_Clause, ...]) -> _Group:
+        low: _Key | None = None
+        low_strict = False
+        high: _Key | None = None
+        high_strict = False
+        excluded: set[_Key] = set()
+        gates_pre = False
+
+        def raise_low(key: _Key, strict: bool) -> None:
+            nonlocal low, low_strict
+            if low is None or key > low or (key == low and strict):
+                low, low_strict = key, strict
+
+        def lower_high(key: _Key, strict: bool) -> None:
+            nonlocal high, high_strict
+            if high is None or key < high or (key == high and strict):
+                high, high_strict = key, strict
+
+        for clause in clauses:
+            key = clause.version.key
+            op = clause.op
+            if op == "==":
+                raise_low(key, False)
+                lower_high(key, False)
+            elif op == "!=":
+                excluded.add(key)
+            elif op in (">", ">="):
+                raise_low(key, op == ">")
+                gates_pre = gates_pre or not clause.version.pre
+            elif op in ("<", "<="):
+                lower_high(key, op == "<")
+            else:  # "~>"
+                raise_low(key, False)
+                lower_high(clause.upper.key, True)
+                gates_pre = gates_pre or not clause.version.pre
+        empty = (
+            low is not None
+            and high is not None
+            and (low > high or (low == high and (low_strict or high_strict or low in excluded)))
+        )
+        return cls(low, low_strict, high, high_strict, frozenset(excluded), gates_pre, empty)
+
+    def matches(self, key: _Key, is_pre: bool, allow_pre: bool) -> bool:
+        if self.empty:
+            return False
+        low = self.low
+        if low is not None and (key <= low if self.low_strict else key < low):
+            return False
+        high = self.high
+        if high is not None and (key >= high if self.high_strict else key > high):
+            return False
+        if is_pre and self.gates_pre and not allow_pre:
+            return False
+        return key not in self.excluded
+
+
 def _lex_requirement(text: str) -> list[str]:
-    """Split a requirement into operator, connective (``and``/``or``) and operand tokens."""
+    """Split a requirement into operator, connective (``and``/``or``) and operand tokens.
+
+    Only a plain space separates tokens, as in Elixir: a tab or a non-breaking space stays inside
+    its token and makes it invalid.
+    """
     tokens: list[str] = []
-    for word in text.split():
+    for word in text.split(" "):
+        if not word:
+            continue
         if word in ("and", "or"):
             tokens.append(word)
             continue
@@ -266,7 +424,10 @@ _OPERATOR_BY_TEXT: dict[str, Operator] = dict(_OPERATORS)
 
 def _parse_requirement(text: str) -> tuple[tuple[_Clause, ...], ...]:
     def fail(reason: str) -> VersionError:
-        return VersionError(f"invalid requirement {text!r}: {reason}")
+        # Elixir splits on plain spaces only; a tab or a non-breaking space is the likely culprit.
+        odd = next((char for char in text if char.isspace() and char != " "), None)
+        hint = f" (only plain spaces separate tokens; found {odd!r})" if odd else ""
+        return VersionError(f"invalid requirement {text!r}: {reason}{hint}")
 
     if len(text) > _MAX_REQUIREMENT_LEN:
         raise VersionError(f"invalid requirement: longer than {_MAX_REQUIREMENT_LEN} characters")
@@ -337,6 +498,12 @@ class Requirement:
 
     alternatives: tuple[tuple[_Clause, ...], ...] = field(repr=False)
     text: str = ""
+    # Each alternative folded into an interval once, so matching compares precomputed keys only.
+    _groups: tuple[_Group, ...] = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        groups = tuple(_Group.of(group) for group in self.alternatives)
+        object.__setattr__(self, "_groups", tuple(group for group in groups if not group.empty))
 
     @classmethod
     def parse(cls, text: str) -> Requirement:
@@ -348,12 +515,12 @@ class Requirement:
     def matches(self, version: Version | str, *, allow_pre: bool = False) -> bool:
         """Whether ``version`` satisfies this requirement.
 
-        ``allow_pre=False`` (the default) is the rule Hex applies when resolving dependencies, i.e.
-        Elixir's ``Version.match?(version, requirement, allow_pre: false)``: a pre-release version
-        satisfies a ``>``, ``>=`` or ``~>`` clause only when that clause's own version is a
-        pre-release (``~> 2.1.2`` rejects ``2.1.6-dev``; ``~> 2.1.2-dev`` and ``>= 2.1.0-dev``
-        accept it). ``==`` matches a pre-release only when it names it, and ``<``, ``<=``, ``!=``
-        compare plainly, exactly as in Elixir. ``allow_pre=True`` is Elixir's default ``match?``
+        ``allow_pre=False`` (the default) is Elixir's ``Version.match?(version, requirement,
+        allow_pre: false)``, the rule Mix documents for Hex: a pre-release version satisfies a
+        ``>``, ``>=`` or ``~>`` clause only when that clause's own version is a pre-release
+        (``~> 2.1.2`` rejects ``2.1.6-dev``; ``~> 2.1.2-dev`` and ``>= 2.1.0-dev`` accept it).
+        ``==`` matches a pre-release only when it names it, and ``<``, ``<=``, ``!=`` compare
+        plainly, exactly as in Elixir. ``allow_pre=True`` is Elixir's default ``match?``
         behaviour, for callers that explicitly ask for pre-releases. In both modes ``~>`` never
         admits a pre-release of its upper bound (``~> 2.0.0`` rejects ``2.1.0-rc.1``).
 
@@ -361,7 +528,15 @@ class Requirement:
         """
         if isinstance(version, str):
             version = Version.parse(version)
-        return any(all(clause.matches(version, allow_pre) for clause in group) for group in self.alternatives)
+        return self._matches_key(version.key, allow_pre)
+
+    def _matches_key(self, key: _Key, allow_pre: bool) -> bool:
+        is_pre = key[3] == 0
+        # A plain loop: any() over a generator costs a third more on this hot path.
+        for group in self._groups:  # noqa: SIM110
+            if group.matches(key, is_pre, allow_pre):
+                return True
+        return False
 
     def __str__(self) -> str:
         return self.text
@@ -393,29 +568,62 @@ def highest_matching(
     Unparseable versions are skipped rather than fatal: a registry listing with one odd entry should
     not hide the answer. ``exclude`` holds versions to leave out, typically retired releases.
     """
-    best: tuple[Version, str] | None = None
+    best_key: _Key | None = None
+    best: str | None = None
     for text in versions:
         if text in exclude:
             continue
-        version = Version.try_parse(text)
-        if version is None or not req.matches(version, allow_pre=allow_pre):
+        key = _key_of(text)
+        if key is None or (best_key is not None and key <= best_key):
             continue
-        if best is None or version > best[0]:
-            best = (version, text)
-    return None if best is None else best[1]
+        if req._matches_key(key, allow_pre):
+            best_key, best = key, text
+    return best
+
+
+def hex_pick(versions: Iterable[str], req: Requirement, *, exclude: Container[str] = ()) -> str | None:
+    """The version Hex's resolver picks for ``req`` from ``versions`` when nothing else constrains it.
+
+    Hex 2.x resolves with hex_solver, which does not apply Elixir's ``allow_pre: false`` rule:
+    a requirement allows every version inside its range by plain SemVer order, pre-releases
+    included (``~>`` still stops before the pre-releases of its upper bound), and the candidates
+    are then ranked stable first, newest first. So a pre-release is picked only when no stable
+    version satisfies the requirement: ``~> 1.0`` over ``1.1.0`` and ``1.2.0-rc.0`` gives
+    ``1.1.0``, and over ``1.2.0-rc.0`` alone gives ``1.2.0-rc.0``. Unparseable versions are
+    skipped; ``exclude`` holds versions to leave out (hex_solver itself does not skip retired
+    releases; Mix only warns about them). hex_solver's own requirement parser knows no ``!=``;
+    here it is a plain exclusion.
+    """
+    # hex_solver: lib/hex_solver/package_lister.ex (pick_package/2 keeps the versions that
+    # Constraint.allows?/2 and takes the first by Version.prioritize/2),
+    # lib/hex_solver/constraints/range.ex (allows?/2 compares bounds only) and
+    # lib/hex_solver/constraints/version.ex (prioritize/2: stable before pre-release, then newest).
+    best_rank: tuple[int, _Key] | None = None
+    best: str | None = None
+    for text in versions:
+        if text in exclude:
+            continue
+        key = _key_of(text)
+        if key is None:
+            continue
+        rank = (key[3], key)  # key[3] is 1 for a stable version, 0 for a pre-release
+        if (best_rank is None or rank > best_rank) and req._matches_key(key, True):
+            best_rank, best = rank, text
+    return best
 
 
 def sort_versions(versions: Iterable[str]) -> list[str]:
     """Sort newest first by SemVer precedence; unparseable strings go last, in their given order."""
-    parsed: list[tuple[Version, str]] = []
+    parsed: list[tuple[_Key, str]] = []
     invalid: list[str] = []
     for text in versions:
-        version = Version.try_parse(text)
-        if version is None:
+        key = _key_of(text)
+        if key is None:
             invalid.append(text)
         else:
-            parsed.append((version, text))
-    parsed.sort(key=lambda item: item[0], reverse=True)
+            parsed.append((key, text))
+    # Sorting on the key alone keeps equal versions in their given order (the sort is stable).
+    parsed.sort(key=itemgetter(0), reverse=True)
     return [text for _, text in parsed] + invalid
 
 

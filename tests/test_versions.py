@@ -7,6 +7,7 @@ documentation and its ``version_test.exs``, so that behaviour stays identical to
 from __future__ import annotations
 
 import itertools
+import operator
 
 import pytest
 from hypothesis import given
@@ -16,6 +17,7 @@ from hex_mcp.versions import (
     Requirement,
     Version,
     VersionError,
+    hex_pick,
     highest_matching,
     is_requirement,
     sort_versions,
@@ -25,21 +27,21 @@ from hex_mcp.versions import (
 # --- parsing -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("text", "major", "minor", "patch", "pre"),
-    [
-        ("1.2.3", 1, 2, 3, ()),
-        ("0.0.0", 0, 0, 0, ()),
-        ("10.20.30", 10, 20, 30, ()),
-        ("2.0.1-alpha1", 2, 0, 1, ("alpha1",)),  # Elixir docs
-        ("1.4.5-6-g3318bd5", 1, 4, 5, ("6-g3318bd5",)),  # Elixir tests: "-" inside an identifier
-        ("1.4.5-6.7.eight", 1, 4, 5, (6, 7, "eight")),  # Elixir tests
-        ("1.0.0-rc.10", 1, 0, 0, ("rc", 10)),
-        ("1.0.0-0", 1, 0, 0, (0,)),
-        ("1.0.0-0A.is.legal", 1, 0, 0, ("0A", "is", "legal")),
-        ("1.0.0-x-y-z.--", 1, 0, 0, ("x-y-z", "--")),
-    ],
-)
+PARSE_VALID: list[tuple[str, int, int, int, tuple[int | str, ...]]] = [
+    ("1.2.3", 1, 2, 3, ()),
+    ("0.0.0", 0, 0, 0, ()),
+    ("10.20.30", 10, 20, 30, ()),
+    ("2.0.1-alpha1", 2, 0, 1, ("alpha1",)),  # Elixir docs
+    ("1.4.5-6-g3318bd5", 1, 4, 5, ("6-g3318bd5",)),  # Elixir tests: "-" inside an identifier
+    ("1.4.5-6.7.eight", 1, 4, 5, (6, 7, "eight")),  # Elixir tests
+    ("1.0.0-rc.10", 1, 0, 0, ("rc", 10)),
+    ("1.0.0-0", 1, 0, 0, (0,)),
+    ("1.0.0-0A.is.legal", 1, 0, 0, ("0A", "is", "legal")),
+    ("1.0.0-x-y-z.--", 1, 0, 0, ("x-y-z", "--")),
+]
+
+
+@pytest.mark.parametrize(("text", "major", "minor", "patch", "pre"), PARSE_VALID)
 def test_parse_valid(text: str, major: int, minor: int, patch: int, pre: tuple[int | str, ...]) -> None:
     version = Version.parse(text)
     assert (version.major, version.minor, version.patch, version.pre) == (major, minor, patch, pre)
@@ -47,35 +49,40 @@ def test_parse_valid(text: str, major: int, minor: int, patch: int, pre: tuple[i
     assert version.is_prerelease == bool(pre)
 
 
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("1.2", "only '~>' accepts MAJOR.MINOR"),
-        ("2.0-alpha1", "expected MAJOR.MINOR.PATCH"),  # Elixir docs
-        ("2", "expected MAJOR.MINOR.PATCH"),
-        ("1.2.3.4", "expected MAJOR.MINOR.PATCH"),
-        ("01.2.3", "leading zero"),
-        ("1.02.3", "leading zero"),
-        ("1.2.03", "leading zero"),
-        ("2.3.0-01", "leading zero"),  # Elixir tests
-        ("1.2.3+build", "build metadata"),
-        ("1.4.5+ignore", "build metadata"),  # Elixir accepts it; hex.pm does not
-        ("1.0.0-alpha+001", "build metadata"),
-        ("", "empty"),
-        ("foobar", "expected MAJOR.MINOR.PATCH"),
-        ("x.0.0", "not a non-negative integer"),
-        ("v1.2.3", "drop the leading 'v'"),
-        ("1.0.0-", "empty pre-release identifier"),
-        ("1.0.0-a..b", "empty pre-release identifier"),
-        ("1.0.0-a_b", "may only use"),
-        ("1.0.0-é", "may only use"),
-        (" 1.0.0", "not a non-negative integer"),
-        ("1.-1.0", "expected MAJOR.MINOR.PATCH"),
-        ("1.0.-1", "not a non-negative integer"),
-        ("\u0661.0.0", "not a non-negative integer"),  # ARABIC-INDIC DIGIT ONE
-        ("1" * 200 + ".0.0", "longer than"),
-    ],
-)
+PARSE_INVALID: list[tuple[str, str]] = [
+    ("1.2", "only '~>' accepts MAJOR.MINOR"),
+    ("2.0-alpha1", "expected MAJOR.MINOR.PATCH"),  # Elixir docs
+    ("2", "expected MAJOR.MINOR.PATCH"),
+    ("1.2.3.4", "expected MAJOR.MINOR.PATCH"),
+    ("01.2.3", "leading zero"),
+    ("1.02.3", "leading zero"),
+    ("1.2.03", "leading zero"),
+    ("2.3.0-01", "leading zero"),  # Elixir tests
+    ("1.2.3+build", "build metadata"),
+    ("1.4.5+ignore", "build metadata"),  # Elixir accepts it; hex.pm does not
+    ("1.0.0-alpha+001", "build metadata"),
+    ("", "empty"),
+    ("foobar", "expected MAJOR.MINOR.PATCH"),
+    ("x.0.0", "not a non-negative integer"),
+    ("v1.2.3", "drop the leading 'v'"),
+    ("1.0.0-", "empty pre-release identifier"),
+    ("1.0.0-a..b", "empty pre-release identifier"),
+    ("1.0.0-a_b", "may only use"),
+    ("1.0.0-é", "may only use"),
+    (" 1.0.0", "not a non-negative integer"),
+    ("1.-1.0", "expected MAJOR.MINOR.PATCH"),
+    ("1.0.-1", "not a non-negative integer"),
+    ("\u0661.0.0", "not a non-negative integer"),  # ARABIC-INDIC DIGIT ONE
+    ("1" * 200 + ".0.0", "longer than"),
+    ("100000000000000.0.0", "major has more than 14 digits"),  # current Elixir's cap
+    ("1.100000000000000.0", "minor has more than 14 digits"),
+    ("1.0.100000000000000", "patch has more than 14 digits"),
+    ("1.0.0-rc.100000000000000", "has more than 14 digits"),
+    ("1.0.0-" + "a" * 123, "longer than 128"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), PARSE_INVALID)
 def test_parse_invalid(text: str, message: str) -> None:
     with pytest.raises(VersionError, match="invalid version") as info:
         Version.parse(text)
@@ -332,20 +339,20 @@ def test_tilde_table(tilde: str, translation: str, allow_pre: bool) -> None:
         )
 
 
-@pytest.mark.parametrize(
-    ("requirement", "version", "expected"),
-    [
-        ("~> 2.0.0-rc.1", "2.0.0-rc.1", True),
-        ("~> 2.0.0-rc.1", "2.0.0-rc.0", False),
-        ("~> 2.0.0-rc.1", "2.0.0-rc.10", True),
-        ("~> 2.0.0-rc.1", "2.0.0", True),
-        ("~> 2.0.0-rc.1", "2.0.9", True),
-        ("~> 2.0.0-rc.1", "2.0.9-beta", True),  # the operand is a pre-release, so pre-releases are in
-        ("~> 2.0.0-rc.1", "2.1.0-0", False),
-        ("~> 2.0.0-rc.1", "2.1.0", False),
-        ("~> 2.0.0-rc.1", "1.9.9", False),
-    ],
-)
+TILDE_EDGES: list[tuple[str, str, bool]] = [
+    ("~> 2.0.0-rc.1", "2.0.0-rc.1", True),
+    ("~> 2.0.0-rc.1", "2.0.0-rc.0", False),
+    ("~> 2.0.0-rc.1", "2.0.0-rc.10", True),
+    ("~> 2.0.0-rc.1", "2.0.0", True),
+    ("~> 2.0.0-rc.1", "2.0.9", True),
+    ("~> 2.0.0-rc.1", "2.0.9-beta", True),  # the operand is a pre-release, so pre-releases are in
+    ("~> 2.0.0-rc.1", "2.1.0-0", False),
+    ("~> 2.0.0-rc.1", "2.1.0", False),
+    ("~> 2.0.0-rc.1", "1.9.9", False),
+]
+
+
+@pytest.mark.parametrize(("requirement", "version", "expected"), TILDE_EDGES)
 def test_tilde_prerelease_edges(requirement: str, version: str, expected: bool) -> None:
     assert Requirement.parse(requirement).matches(version) is expected
 
@@ -353,26 +360,26 @@ def test_tilde_prerelease_edges(requirement: str, version: str, expected: bool) 
 # --- the pre-release rule, both ways -----------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("requirement", "version", "strict", "lenient"),
-    [
-        ("~> 1.7", "1.8.0-rc.0", False, True),
-        ("~> 1.8-rc", "1.8.0-rc.0", True, True),
-        (">= 1.0.0", "2.0.0-rc.1", False, True),
-        (">= 2.0.0-rc.0", "2.0.0-rc.1", True, True),
-        ("> 1.0.0", "1.0.1-beta", False, True),
-        ("== 2.0.0-rc.1", "2.0.0-rc.1", True, True),
-        ("== 2.0.0", "2.0.0-rc.1", False, False),
-        # Only the matching clause's own operand counts, as in Elixir.
-        ("~> 1.0 or ~> 2.0-rc", "2.0.0-rc.1", True, True),
-        ("~> 1.0 or ~> 2.0", "2.1.0-rc.1", False, True),
-        (">= 1.0.0-rc.1 and < 2.0.0", "1.5.0-beta", True, True),
-        # Upper bounds and "!=" are plain comparisons in Elixir, with or without allow_pre.
-        ("< 2.0.0", "1.9.0-rc.1", True, True),
-        ("<= 2.0.0", "2.0.0-rc.1", True, True),
-        ("!= 1.0.0", "1.1.0-dev", True, True),
-    ],
-)
+PRERELEASE_RULE: list[tuple[str, str, bool, bool]] = [
+    ("~> 1.7", "1.8.0-rc.0", False, True),
+    ("~> 1.8-rc", "1.8.0-rc.0", True, True),
+    (">= 1.0.0", "2.0.0-rc.1", False, True),
+    (">= 2.0.0-rc.0", "2.0.0-rc.1", True, True),
+    ("> 1.0.0", "1.0.1-beta", False, True),
+    ("== 2.0.0-rc.1", "2.0.0-rc.1", True, True),
+    ("== 2.0.0", "2.0.0-rc.1", False, False),
+    # Only the matching clause's own operand counts, as in Elixir.
+    ("~> 1.0 or ~> 2.0-rc", "2.0.0-rc.1", True, True),
+    ("~> 1.0 or ~> 2.0", "2.1.0-rc.1", False, True),
+    (">= 1.0.0-rc.1 and < 2.0.0", "1.5.0-beta", True, True),
+    # Upper bounds and "!=" are plain comparisons in Elixir, with or without allow_pre.
+    ("< 2.0.0", "1.9.0-rc.1", True, True),
+    ("<= 2.0.0", "2.0.0-rc.1", True, True),
+    ("!= 1.0.0", "1.1.0-dev", True, True),
+]
+
+
+@pytest.mark.parametrize(("requirement", "version", "strict", "lenient"), PRERELEASE_RULE)
 def test_prerelease_rule(requirement: str, version: str, strict: bool, lenient: bool) -> None:
     req = Requirement.parse(requirement)
     assert req.matches(version, allow_pre=False) is strict
@@ -396,55 +403,62 @@ def test_and_binds_tighter_than_or() -> None:
 # --- requirement text --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("text", "normalized"),
-    [
-        ("~> 1.7", "~> 1.7"),
-        ("~>1.7.14", "~> 1.7.14"),
-        ("  >=1.0.0   and   <2.0.0 ", ">= 1.0.0 and < 2.0.0"),
-        ("~> 1.0 or ~> 2.0", "~> 1.0 or ~> 2.0"),
-        ("1.0.0", "1.0.0"),
-        ("== 1.0.0", "== 1.0.0"),
-        ("!2.3.0", "!= 2.3.0"),
-        ("~> 2.1-dev", "~> 2.1-dev"),
-        ("~> 2.0.0-rc.1", "~> 2.0.0-rc.1"),
-    ],
-)
+REQUIREMENT_NORMALIZED: list[tuple[str, str]] = [
+    ("~> 1.7", "~> 1.7"),
+    ("~>1.7.14", "~> 1.7.14"),
+    ("  >=1.0.0   and   <2.0.0 ", ">= 1.0.0 and < 2.0.0"),
+    ("~> 1.0 or ~> 2.0", "~> 1.0 or ~> 2.0"),
+    ("1.0.0", "1.0.0"),
+    ("== 1.0.0", "== 1.0.0"),
+    ("!2.3.0", "!= 2.3.0"),
+    ("~> 2.1-dev", "~> 2.1-dev"),
+    ("~> 2.0.0-rc.1", "~> 2.0.0-rc.1"),
+]
+
+
+@pytest.mark.parametrize(("text", "normalized"), REQUIREMENT_NORMALIZED)
 def test_requirement_str_is_normalized(text: str, normalized: str) -> None:
     req = Requirement.parse(text)
     assert str(req) == normalized
     assert Requirement.parse(str(req)) == req
 
 
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("", "empty requirement"),
-        ("   ", "empty requirement"),
-        ("1.2", "needs a full MAJOR.MINOR.PATCH"),
-        (">= 1.2", "needs a full MAJOR.MINOR.PATCH"),
-        ("< 2.0", "only '~>' accepts MAJOR.MINOR"),
-        ("~> 1", "needs at least MAJOR.MINOR"),
-        ("~> 3", "needs at least MAJOR.MINOR"),  # Elixir tests
-        ("01.2.3", "leading zero"),
-        ("~> 01.2", "leading zero"),
-        ("1.2.3+build", "build metadata"),
-        ("== 0.9.3+dev", "build metadata"),
-        ("~> 1.0 and", "dangling 'and'"),
-        ("~> 1.0 or", "dangling 'or'"),
-        ("and ~> 1.0", "'and' at the start"),
-        ("~> 1.0 and or ~> 2.0", "'or' right after 'and'"),
-        ("== == 2.0.1", "'==' is followed by '=='"),  # Elixir docs
-        (">>= 1.0.0", "'>' is followed by '>='"),
-        (">=", "missing version after '>='"),
-        ("foo", "expected MAJOR.MINOR.PATCH"),  # Elixir tests
-        ("1.0.0 2.0.0", "join clauses with 'and' / 'or'"),
-        ("~> 1.0 || ~> 2.0", "unexpected '||'"),
-        ("~> 1.2.3.4", "expected MAJOR.MINOR.PATCH"),
-        ("=1.0.0", "'=1'"),
-        ("~> " + "1" * 2000, "longer than"),
-    ],
-)
+REQUIREMENT_INVALID: list[tuple[str, str]] = [
+    ("", "empty requirement"),
+    ("   ", "empty requirement"),
+    ("1.2", "needs a full MAJOR.MINOR.PATCH"),
+    (">= 1.2", "needs a full MAJOR.MINOR.PATCH"),
+    ("< 2.0", "only '~>' accepts MAJOR.MINOR"),
+    ("~> 1", "needs at least MAJOR.MINOR"),
+    ("~> 3", "needs at least MAJOR.MINOR"),  # Elixir tests
+    ("01.2.3", "leading zero"),
+    ("~> 01.2", "leading zero"),
+    ("1.2.3+build", "build metadata"),
+    ("== 0.9.3+dev", "build metadata"),
+    ("~> 1.0 and", "dangling 'and'"),
+    ("~> 1.0 or", "dangling 'or'"),
+    ("and ~> 1.0", "'and' at the start"),
+    ("~> 1.0 and or ~> 2.0", "'or' right after 'and'"),
+    ("== == 2.0.1", "'==' is followed by '=='"),  # Elixir docs
+    (">>= 1.0.0", "'>' is followed by '>='"),
+    (">=", "missing version after '>='"),
+    ("foo", "expected MAJOR.MINOR.PATCH"),  # Elixir tests
+    ("1.0.0 2.0.0", "join clauses with 'and' / 'or'"),
+    ("~> 1.0 || ~> 2.0", "unexpected '||'"),
+    ("~> 1.2.3.4", "expected MAJOR.MINOR.PATCH"),
+    ("=1.0.0", "'=1'"),
+    ("~> " + "1" * 2000, "longer than"),
+    ("~>\t1.0", "'\\t1' is not a non-negative integer"),  # only a plain space separates, as in Elixir
+    ("1.0.0\tand 2.0.0", "(only plain spaces separate tokens; found '\\t')"),
+    (
+        "~> 1.0\u00a0or ~> 2.0",
+        "minor '0\\xa0or' is not a non-negative integer (only plain spaces separate tokens; found '\\xa0')",
+    ),
+    ("~> 100000000000000.0", "more than 14 digits"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), REQUIREMENT_INVALID)
 def test_requirement_invalid(text: str, message: str) -> None:
     with pytest.raises(VersionError, match="invalid requirement") as info:
         Requirement.parse(text)
@@ -574,3 +588,67 @@ def test_tilde_agrees_with_its_translation(bound: Version, version: Version) -> 
         assert tilde.matches(version, allow_pre=allow_pre) == translation.matches(
             version, allow_pre=allow_pre
         )
+
+
+# --- limits, comparisons with other types ------------------------------------------------------
+
+
+def test_fourteen_digits_are_fine() -> None:
+    version = Version.parse("99999999999999.0.0-99999999999999")
+    assert (version.major, version.pre) == (99_999_999_999_999, (99_999_999_999_999,))
+    assert Version.parse("1.0.0-" + "a" * 122).pre == ("a" * 122,)  # exactly 128 characters
+
+
+@pytest.mark.parametrize("other", [5, "1.0.0", None, (1, 0, 0)])
+def test_ordering_against_other_types_raises_type_error(other: object) -> None:
+    version = Version.parse("1.0.0")
+    for compare in (operator.lt, operator.le, operator.gt, operator.ge):
+        with pytest.raises(TypeError, match="not supported between instances of 'Version'"):
+            compare(version, other)  # type: ignore[arg-type]  # the mismatch is the point
+    assert version != other
+    assert not version == other  # noqa: SIM201 (testing __eq__ itself)
+
+
+def test_sort_key_is_precomputed_and_not_part_of_equality() -> None:
+    version = Version(1, 2, 3, ("rc", 1))
+    assert version.key == (1, 2, 3, 0, ((1, 0, "rc"), (0, 1, "")))
+    assert Version(1, 2, 3).key == (1, 2, 3, 1, ())
+    assert repr(version) == "Version(major=1, minor=2, patch=3, pre=('rc', 1))"
+
+
+def test_sort_versions_keeps_equal_versions_in_given_order() -> None:
+    assert sort_versions(["1.0.0", "2.0.0", "1.0.0", "x"]) == ["2.0.0", "1.0.0", "1.0.0", "x"]
+
+
+# --- Hex's resolver pick -----------------------------------------------------------------------
+
+HEX_PICK_RELEASES = ["1.0.0", "1.1.0", "1.2.0-rc.0", "2.0.0-rc.1", "2.0.0-rc.2", "3.0.0-dev", "junk"]
+
+
+@pytest.mark.parametrize(
+    ("requirement", "exclude", "expected"),
+    [
+        ("~> 1.0", (), "1.1.0"),  # a stable version wins over a newer pre-release in range
+        ("~> 1.0", ("1.1.0", "1.0.0"), "1.2.0-rc.0"),  # no stable left: the newest pre-release
+        ("~> 1.1 and > 1.1.0", (), "1.2.0-rc.0"),  # allowed by plain order though the operands are stable
+        ("> 1.1.0 and < 2.0.0", (), "2.0.0-rc.2"),  # "<" is plain order too: 2.0.0-rc.2 < 2.0.0
+        (">= 0.0.0", (), "1.1.0"),
+        ("~> 2.0", (), None),  # its lower bound 2.0.0 is above 2.0.0-rc.*
+        ("~> 2.0-rc", (), "2.0.0-rc.2"),
+        ("~> 1.1.0", (), "1.1.0"),
+        ("~> 2.9", (), None),  # "~>" stops before 3.0.0-0, so 3.0.0-dev is out
+        (">= 2.9.0", (), "3.0.0-dev"),
+        ("== 2.0.0-rc.1", (), "2.0.0-rc.1"),
+        ("!= 1.1.0 and < 2.0.0", (), "1.0.0"),
+        ("~> 4.0", (), None),
+    ],
+)
+def test_hex_pick(requirement: str, exclude: tuple[str, ...], expected: str | None) -> None:
+    assert hex_pick(HEX_PICK_RELEASES, Requirement.parse(requirement), exclude=exclude) == expected
+
+
+def test_hex_pick_differs_from_the_allow_pre_rule() -> None:
+    req = Requirement.parse("~> 1.1 and > 1.1.0")
+    assert highest_matching(HEX_PICK_RELEASES, req) is None  # Version.match?(..., allow_pre: false)
+    assert hex_pick(HEX_PICK_RELEASES, req) == "1.2.0-rc.0"
+    assert hex_pick(iter([]), req) is None
