@@ -693,7 +693,7 @@ def _held(
         if current is not None and latest.parsed is not None and current >= latest.parsed:
             continue
         because = [
-            f"{root.holder} requires {root.text}"
+            f"{root.holder}{' (not from Hex)' if root.source == 'non-hex' else ''} requires {root.text}"
             for root in roots
             if root.name == name and not root.optional and not root.admits(latest.parsed)
         ]
@@ -701,6 +701,12 @@ def _held(
             for req in provider.get_dependencies(_Cand(parent, parent_version)):
                 if req.name == name and not req.admits(latest.parsed):
                     because.append(f"{parent} {parent_version} requires {req.text}")
+        if not because:
+            # Nothing names the package directly: its newer releases need something the rest cannot give.
+            because.append(
+                f"newer {name} releases need versions that conflict with the rest of the plan; "
+                f"plan again with the target {name} >= {latest.parsed} to see the conflict"
+            )
         held.append(Held(name, version, str(latest.parsed), tuple(because)))
     return tuple(held)
 
@@ -760,6 +766,28 @@ def _conflict(
     return Conflict(chain, _conflict_text(chain, conflicted, provider))
 
 
+def _step_spec(step: Step) -> Requirement | None:
+    text = f"== {step.requirement}" if step.source == "mix.lock" else step.requirement
+    try:
+        return Requirement.parse(text) if text else None
+    except VersionError:
+        return None
+
+
+def _culprits(direct: Sequence[Step], provider: _Provider) -> list[Step]:
+    """The requirements whose removal alone would let some release through: the ones worth changing."""
+    found: list[Step] = []
+    for step in direct:
+        others = [_step_spec(other) for other in direct if other is not step]
+        for cand in provider.releases(step.package):
+            if cand.parsed is not None and all(
+                spec is None or spec.matches(cand.parsed, allow_pre=True) for spec in others
+            ):
+                found.append(step)
+                break
+    return found or list(direct)
+
+
 def _conflict_text(chain: Sequence[Step], conflicted: Sequence[str], provider: _Provider) -> str:
     names = ", ".join(conflicted)
     lines: list[str]
@@ -779,7 +807,7 @@ def _conflict_text(chain: Sequence[Step], conflicted: Sequence[str], provider: _
     lines = [f"No plan: no version of {names} satisfies every requirement on it:"]
     lines += [f"- {_step_text(step)}" for step in chain]
     hints: list[str] = []
-    sources = {step.source for step in direct}
+    sources = {step.source for step in _culprits(direct, provider)}
     if "mix.lock" in sources:
         pinned = sorted({step.package for step in direct if step.source == "mix.lock"})
         hints.append(f"update {', '.join(pinned)} too (mix deps.update {' '.join(pinned)})")
