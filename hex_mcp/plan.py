@@ -383,6 +383,10 @@ class _Provider(AbstractProvider[_Req, _Cand, str]):
         self._deps[key] = reqs
         return reqs
 
+    def cached_deps(self) -> Mapping[tuple[str, str], list[_Req]]:
+        """The dependencies read so far, by (package, version)."""
+        return self._deps
+
     def identify(self, requirement_or_candidate: _Req | _Cand) -> str:
         return requirement_or_candidate.name
 
@@ -715,6 +719,54 @@ def _held(
 # Conflict explanations
 
 
+_MAX_PATH = 6
+
+
+def _path_to(name: str, roots: Sequence[_Req], provider: _Provider) -> list[Step]:
+    """The shortest chain of non-optional requirements from the app to ``name``, over what the search read.
+
+    Breadth-first from the app's own requirements through the dependencies fetched so far; at most
+    ``_MAX_PATH`` steps, so a long chain is cut rather than listed in full.
+    """
+    firsts = {root.name: root for root in roots if not root.optional}
+    if name in firsts:
+        root = firsts[name]
+        return [Step(root.source, root.holder, (), root.name, root.text)]
+    # parent name -> child name -> (requirement text -> parent versions declaring it)
+    edges: dict[str, dict[str, dict[str, list[str]]]] = {}
+    for (parent, version), reqs in provider.cached_deps().items():
+        for req in reqs:
+            if not req.optional:
+                edges.setdefault(parent, {}).setdefault(req.name, {}).setdefault(req.text, []).append(version)
+    came_from: dict[str, str] = {}
+    frontier = sorted(firsts)
+    seen = set(frontier)
+    for _ in range(_MAX_PATH):
+        next_frontier: list[str] = []
+        for parent in frontier:
+            for child in sorted(edges.get(parent, {})):
+                if child not in seen:
+                    seen.add(child)
+                    came_from[child] = parent
+                    next_frontier.append(child)
+        if name in came_from:
+            break
+        frontier = next_frontier
+    if name not in came_from:
+        return []
+    path: list[Step] = []
+    child = name
+    while child in came_from:
+        parent = came_from[child]
+        # The requirement most parent versions declare stands for them all.
+        text, versions = max(edges[parent][child].items(), key=lambda item: len(item[1]))
+        path.append(Step("package", parent, tuple(versions), child, text))
+        child = parent
+    root = firsts[child]
+    path.append(Step(root.source, root.holder, (), root.name, root.text))
+    return path[::-1]
+
+
 def _versions_label(versions: Sequence[str]) -> str:
     ordered = sorted(versions, key=lambda v: Version.try_parse(v) or Version(0, 0, 0))
     if len(ordered) <= 3:
@@ -753,14 +805,12 @@ def _conflict(
     for (source, holder, name, text, optional), versions in grouped.items():
         step = Step(source, holder, tuple(versions), name, text, optional)
         (package_steps if source == "package" else root_steps).append(step)
-    # Why each parent package is in play at all: the root requirement on it, when there is one.
+    # Why each parent package is in play at all: the shortest path of requirements from the app to it.
     lead: list[Step] = []
     for step in package_steps:
-        for root in roots:
-            if root.name == step.holder and not root.optional:
-                reason = Step(root.source, root.holder, (), root.name, root.text)
-                if reason not in lead:
-                    lead.append(reason)
+        for reason in _path_to(step.holder, roots, provider):
+            if reason not in lead:
+                lead.append(reason)
     conflicted = sorted({cause.requirement.name for cause in causes})
     chain = tuple(lead + package_steps + root_steps)
     return Conflict(chain, _conflict_text(chain, conflicted, provider))

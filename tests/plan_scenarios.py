@@ -490,7 +490,10 @@ SCENARIOS: list[Scenario] = [
         {},
         "all",
         app("ex_crypto >= 0.0.0", "postgrex >= 0.0.0"),
+        # The chain shows how poison came in (through ex_crypto) before the clash on decimal.
         conflict=[
+            "your mix.exs requires ex_crypto >= 0.0.0",
+            "ex_crypto 1.0.0 requires poison >= 1.0.0",
             "your mix.exs requires postgrex >= 0.0.0",
             "poison 1.0.0 requires decimal ~> 2.0 (optional)",
             "postgrex 1.0.0 requires decimal ~> 1.0",
