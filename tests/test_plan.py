@@ -354,3 +354,35 @@ def test_status_invalid_requirement_blocks() -> None:
 def test_status_invalid_latest_raises() -> None:
     with pytest.raises(ValueError, match="invalid version"):
         update_status("b", "latest", {}, [])
+
+
+def test_round_limit_reports_incomplete(monkeypatch: pytest.MonkeyPatch) -> None:
+    import hex_mcp.plan as plan_module
+
+    monkeypatch.setattr(plan_module, "_MAX_ROUNDS", 2)
+    result = run(by_id("update all"))
+    assert isinstance(result, Plan)
+    assert result.incomplete_reason == (
+        "the resolver gave up after 2 rounds; narrow the update to fewer packages or try again"
+    )
+
+
+def test_conflict_path_is_cut_when_too_long() -> None:
+    # app -> p0 -> p1 -> ... -> p7, which clashes with the app's own requirement on c: 8 hops, over the limit.
+    registry: dict[str, dict[str, list[str]]] = {f"p{i}": {"1.0.0": [f"p{i + 1} ~> 1.0"]} for i in range(7)}
+    registry["p7"] = {"1.0.0": ["c ~> 2.0"]}
+    registry["c"] = {"1.0.0": [], "2.0.0": []}
+    result = plan_update(DictIndex(registry), {}, "all", app=app("p0 ~> 1.0", "c ~> 1.0"))
+    assert isinstance(result, Conflict)
+    assert result.text.splitlines()[1:3] == [
+        "- p7 1.0.0 requires c ~> 2.0",
+        "- your mix.exs requires c ~> 1.0",
+    ]
+    short = plan_update(DictIndex(registry), {}, "all", app=app("p5 ~> 1.0", "c ~> 1.0"))
+    assert isinstance(short, Conflict)
+    assert short.text.splitlines()[1:5] == [
+        "- your mix.exs requires p5 ~> 1.0",
+        "- p5 1.0.0 requires p6 ~> 1.0",
+        "- p6 1.0.0 requires p7 ~> 1.0",
+        "- p7 1.0.0 requires c ~> 2.0",
+    ]
