@@ -12,9 +12,12 @@ semantic question through its provider: which versions a requirement admits, in 
 them, what a candidate depends on. That is where Hex's rules go (Elixir's requirement ranges, stable
 releases first, the lock as optional pins, optional dependencies, overrides). When no resolution
 exists it raises ``ResolutionImpossible`` carrying the requirements that conflicted and who declared
-each, which is exactly the material a short explanation needs. The Python PubGrub ports found were
-unmaintained or tied to Poetry's version model; PubGrub's derivation trees also explain conflicts,
-but a proof tree is longer than the few lines a model needs.
+each, which is exactly the material a short explanation needs. PubGrub (what hex_solver itself runs)
+would explain conflicts too, but the pure-Python implementations on PyPI are unmaintained (mixology,
+last released 2019) or pre-1.0 (versol 0.1, nab-resolver 0.0), and pubgrub-py is a compiled binding;
+its derivation trees are also longer than the few lines a model needs. The price of resolvelib: it
+backtracks instead of learning, so a pathological registry costs rounds, which the deadline, the
+package bound and a round limit cap.
 
 Hex semantics reproduced here, with where each fact comes from (hexpm/hex_solver and hexpm/hex):
 
