@@ -64,6 +64,9 @@ from hex_mcp.versions import Requirement, Version, VersionError
 __all__ = [
     "DEFAULT_DEADLINE_SECONDS",
     "DEFAULT_MAX_PACKAGES",
+    "MAX_DEPS_PER_RELEASE",
+    "MAX_VERSIONS_PER_PACKAGE",
+    "Added",
     "AppRequirement",
     "Blocked",
     "Blocker",
