@@ -279,8 +279,8 @@ class HexPmBackend:
             links=_links(meta.get("links")),
             owners=_owners(d.get("owners")),
             downloads=_downloads(d.get("downloads")),
-            latest_version=_str_or_none(d.get("latest_version")),
-            latest_stable_version=_str_or_none(d.get("latest_stable_version")),
+            upstream_latest=_str_or_none(d.get("latest_version")),
+            upstream_latest_stable=_str_or_none(d.get("latest_stable_version")),
             releases=_sorted_refs(refs),
             release_count=len(refs),
             advisories=_active_advisories(d["security_advisories"]) if "security_advisories" in d else None,
@@ -471,8 +471,8 @@ class OanorBackend:
             links=_links(p.get("links")),
             owners=_owners(p.get("owners")),
             downloads=_downloads(p.get("downloads")),
-            latest_version=_str_or_none(p.get("latest_version")),
-            latest_stable_version=_str_or_none(p.get("latest_stable_version")),
+            upstream_latest=_str_or_none(p.get("latest_version")),
+            upstream_latest_stable=_str_or_none(p.get("latest_stable_version")),
             releases=_sorted_refs(refs),
             release_count=count if isinstance(count, int) else None,
             releases_complete=False,
@@ -499,11 +499,9 @@ class OanorBackend:
         refs = _sorted_refs(refs)
         total = d.get("total")
         total = total if isinstance(total, int) else len(refs)
-        stable = next((r.version for r in refs if _is_stable(r.version)), None)
         return Package(
             name=str(d.get("package") or ""),
-            latest_version=refs[0].version if refs else _str_or_none(d.get("latest")),
-            latest_stable_version=stable,
+            upstream_latest=_str_or_none(d.get("latest")),
             releases=refs,
             release_count=total,
             releases_complete=total <= len(refs),
@@ -573,13 +571,6 @@ class OanorBackend:
                 endpoints=[e for e in data.get("endpoints") or [] if isinstance(e, str)],
             ),
         )
-
-
-def _is_stable(version: str) -> bool:
-    try:
-        return not Version.parse(version).is_prerelease
-    except VersionError:
-        return False
 
 
 _NAME_RE = re.compile(NAME_PATTERN)

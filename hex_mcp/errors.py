@@ -46,9 +46,11 @@ class NotFound(HexError):
 
 class PackageNotFound(NotFound):
     def __init__(self, name: str) -> None:
+        lowered = name.lower()
+        hint = f" Did you mean '{lowered}'?" if lowered != name else ""
         super().__init__(
-            f"No package '{name}' on Hex. Package names are exact and lower-case; "
-            f"try hex_search with q='{name}' to find the right name."
+            f"No package '{name}' on Hex.{hint} Package names are exact and lower-case; "
+            f"try hex_search with q='{lowered}' to find the right name."
         )
         self.name = name
 

@@ -71,8 +71,12 @@ class Package(_Model):
     links: dict[str, str] = Field(default_factory=dict)
     owners: list[str] | None = None
     downloads: Downloads = Field(default_factory=Downloads)
-    latest_version: str | None = None
-    latest_stable_version: str | None = None
+    upstream_latest: str | None = Field(default=None, description="the upstream's own newest version")
+    upstream_latest_stable: str | None = Field(
+        default=None,
+        description="the upstream's own pick (ignores retirement; missing from older documents): "
+        "use hex_mcp.resolve.latest_stable",
+    )
     releases: list[ReleaseRef] = Field(default_factory=list, description="newest first by SemVer")
     release_count: int | None = None
     releases_complete: bool = Field(default=True, description="False when only recent releases are known")
@@ -203,6 +207,9 @@ class ReleaseView(_Model):
     release: Release
     requested: str | None = Field(default=None, description="what the caller asked for, when it was resolved")
     latest_stable_version: str | None = None
+    skipped_retired: str | None = Field(
+        default=None, description="a newer stable release passed over because it is retired"
+    )
     freshness: Freshness
 
 
@@ -341,7 +348,8 @@ class SkippedDepView(_Model):
     name: str
     reason: str
     kind: SkipKind = Field(
-        default="not_public", description="not_public (git, path, private), unreadable, or limit (not checked)"
+        default="not_public",
+        description="not_public (git, path, private), unreadable, or limit (not checked)",
     )
 
 

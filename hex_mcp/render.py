@@ -29,6 +29,7 @@ from hex_mcp.models import (
     SearchHit,
     SearchView,
 )
+from hex_mcp.versions import is_prerelease
 
 NOT_VIA_GATEWAY = "not available via the gateway"
 SEARCH_DESCRIPTION_LIMIT = 90
@@ -276,14 +277,13 @@ def release(view: ReleaseView) -> str:
     head = f"{r.package} {r.version}"
     if r.published:
         head += f" — published {r.published}"
-    if "-" in r.version:
+    if is_prerelease(r.version):
         head += " · pre-release"
     lines = [head]
     if view.requested is not None:
         resolved = f'resolved "{view.requested}" to {r.version}'
-        skipped = view.latest_stable_version
-        if view.requested == "latest" and skipped and skipped != r.version:
-            resolved += f" (hex.pm's latest stable, {skipped}, is retired)"
+        if view.skipped_retired:
+            resolved += f" (hex.pm's latest stable, {view.skipped_retired}, is retired)"
         lines.append(resolved)
     if not r.retirement_known:
         lines.append(f"retirement: {NOT_VIA_GATEWAY}")
@@ -316,7 +316,7 @@ def release(view: ReleaseView) -> str:
 
 def _hit(h: SearchHit) -> str:
     version = h.latest_stable_version or h.latest_version or "?"
-    parts = [f"{h.name} {version}"]
+    parts = [f"{h.name} {version}" + (" (pre-release)" if is_prerelease(version) else "")]
     if h.latest_version and h.latest_stable_version and h.latest_version != h.latest_stable_version:
         parts.append(f"(pre {h.latest_version})")
     if h.latest_retired:
@@ -428,7 +428,9 @@ def _retired_at(version: str, retirement: Retirement | None) -> str:
 
 def diff(view: DiffView) -> str:
     step = STEP_LABELS.get(view.update_kind, view.update_kind)
-    ends = " → ".join(f"{v} (pre-release)" if "-" in v else v for v in (view.from_version, view.to_version))
+    ends = " → ".join(
+        f"{v} (pre-release)" if is_prerelease(v) else v for v in (view.from_version, view.to_version)
+    )
     if view.direction == "downgrade":
         head = f"{view.name} {ends} · DOWNGRADE ({step} step back)"
     else:

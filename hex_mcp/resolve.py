@@ -1,23 +1,20 @@
-"""Resolving versions in a release list: "latest", requirements, nearest neighbours, pre-release rules.
+"""Which release a question means: "latest stable", a requirement's pick, nearest neighbours.
 
-Pure functions over `hex_mcp.models.Package`, shared by the read tools and the upgrade assistant. "Latest" means
-the newest stable release that is not retired; a requirement follows Mix (no pre-releases unless it names one).
+Pure functions over `hex_mcp.models.Package`, shared by every tool, so each of these facts has one definition:
+
+* **pre-release**: `hex_mcp.versions.is_prerelease` (SemVer: a `-pre` part).
+* **latest stable**: the newest release by SemVer that is not a pre-release and not retired. hex.pm's own
+  `latest_stable_version` ignores retirement and is missing from older documents; it only stands in when the
+  known release list holds no stable release at all (the gateway lists only recent releases).
+* **a requirement's pick**: Hex's resolver rule (`hex_mcp.versions.hex_pick`): every version inside the range
+  qualifies, stable releases first, newest first; retired releases are left out.
 """
 
 from __future__ import annotations
 
-from hex_mcp.errors import InvalidInput, NotFound, ReleaseNotFound
+from hex_mcp.errors import NotFound, ReleaseNotFound
 from hex_mcp.models import Package
-from hex_mcp.versions import Requirement, Version, VersionError, highest_matching, is_requirement
-
-
-def parse_requirement(text: str) -> Requirement:
-    try:
-        return Requirement.parse(text)
-    except VersionError as exc:
-        raise InvalidInput(
-            f"'{text}' is not a valid Hex version requirement ({exc}). Examples: '~> 1.7', '>= 1.2.0 and < 2.0.0'."
-        ) from None
+from hex_mcp.versions import Exact, Latest, Req, Requirement, Version, VersionArg, VersionError, hex_pick
 
 
 def matches(req: Requirement, version: str, allow_pre: bool) -> bool:
@@ -28,55 +25,60 @@ def matches(req: Requirement, version: str, allow_pre: bool) -> bool:
 
 
 def latest_stable(pkg: Package) -> str | None:
-    """The latest stable release that is not retired (hex.pm's own pick ignores retirement)."""
-    for ref in pkg.releases:
-        try:
-            if Version.parse(ref.version).is_prerelease:
-                continue
-        except VersionError:
+    """The latest stable release (see the module docstring); None when there is no stable release."""
+    newest_retired = None
+    for ref in pkg.releases:  # newest first
+        version = Version.try_parse(ref.version)
+        if version is None or version.is_prerelease:
             continue
         if ref.retirement is None:
             return ref.version
-    return pkg.latest_stable_version
+        newest_retired = newest_retired or ref.version
+    # Every stable release retired: the newest of them is still the latest stable, and its retirement is shown.
+    return newest_retired or pkg.upstream_latest_stable
+
+
+def retired_above(pkg: Package, chosen: str) -> str | None:
+    """The newest stable release above `chosen` that was passed over because it is retired."""
+    floor = Version.try_parse(chosen)
+    for ref in pkg.releases:  # newest first
+        version = Version.try_parse(ref.version)
+        if version is None or version.is_prerelease or (floor is not None and version <= floor):
+            continue
+        if ref.retirement is not None:
+            return ref.version
+    return None
 
 
 def newer_prerelease(pkg: Package) -> str | None:
     """A pre-release newer than the latest stable release, which agents must not mistake for "latest"."""
-    candidate = pkg.latest_version or (pkg.releases[0].version if pkg.releases else None)
-    if candidate is None or candidate == pkg.latest_stable_version:
+    candidate = pkg.releases[0].version if pkg.releases else pkg.upstream_latest
+    newest = Version.try_parse(candidate) if candidate else None
+    if newest is None or not newest.is_prerelease:
         return None
-    try:
-        version = Version.parse(candidate)
-        if not version.is_prerelease:
-            return None
-        if pkg.latest_stable_version and version < Version.parse(pkg.latest_stable_version):
-            return None
-    except VersionError:
+    stable = latest_stable(pkg)
+    stable_version = Version.try_parse(stable) if stable else None
+    if stable_version is not None and newest < stable_version:
         return None
     return candidate
 
 
 def nearest_versions(pkg: Package, wanted: str, count: int = 3) -> list[str]:
     """Existing versions closest to `wanted`: the ones just below and above it in SemVer order."""
-    try:
-        target = Version.parse(wanted)
-    except VersionError:
+    target = Version.try_parse(wanted)
+    if target is None:
         return [r.version for r in pkg.releases[:count]]
-    parsed: list[tuple[Version, str]] = []
-    for ref in pkg.releases:
-        try:
-            parsed.append((Version.parse(ref.version), ref.version))
-        except VersionError:
-            continue
-    parsed.sort()
+    parsed = sorted((v, ref.version) for ref in pkg.releases if (v := Version.try_parse(ref.version)))
     below = [v for parsed_v, v in parsed if parsed_v < target][-2:]
     above = [v for parsed_v, v in parsed if parsed_v > target][:2]
     return (below + above)[: count + 1]
 
 
-def pick_version(pkg: Package, name: str, text: str) -> tuple[str, str | None]:
-    """Resolve "latest", a requirement or an exact version in a release list; returns (version, asked)."""
-    if text.strip().lower() == "latest":
+def pick_version(pkg: Package, name: str, arg: VersionArg) -> tuple[str, str | None]:
+    """Resolve a version argument in a release list; returns (version, what was asked, None for an exact one)."""
+    if isinstance(arg, Exact):
+        return str(arg.version), None
+    if isinstance(arg, Latest):
         chosen = latest_stable(pkg)
         if chosen is None:
             newest = [r.version for r in pkg.releases[:3]]
@@ -87,30 +89,14 @@ def pick_version(pkg: Package, name: str, text: str) -> tuple[str, str | None]:
                 else f"{name} has no releases."
             )
         return chosen, "latest"
-    if is_requirement(text):
-        req = parse_requirement(text)
-        versions = [r.version for r in pkg.releases]
-        retired = {r.version for r in pkg.releases if r.retirement}
-        # Mix's rule first (no pre-releases unless named); a requirement only pre-releases meet still answers.
-        chosen = highest_matching(versions, req, exclude=retired) or highest_matching(
-            versions, req, allow_pre=True, exclude=retired
-        )
-        if chosen is None:
-            raise ReleaseNotFound(name, text, versions[:3])
-        return chosen, text
-    try:
-        Version.parse(text)
-    except VersionError as exc:
-        raise InvalidInput(
-            f"'{text}' is not a version (use MAJOR.MINOR.PATCH like 1.7.14, 'latest', or a requirement "
-            f"like '~> 1.7'): {exc}"
-        ) from None
-    return text, None
+    versions = [r.version for r in pkg.releases]
+    retired = {r.version for r in pkg.releases if r.retirement}
+    chosen = hex_pick(versions, arg.requirement, exclude=retired)
+    if chosen is None:
+        raise ReleaseNotFound(name, arg.text, versions[:3])
+    return chosen, arg.text
 
 
-def check_version_text(name: str, text: str) -> None:
-    """Reject a malformed version or requirement before any upstream call (`pick_version` would, after one)."""
-    if is_requirement(text):
-        parse_requirement(text)
-    elif text.strip().lower() != "latest":
-        pick_version(Package(name=name), name, text)
+def needs_release_list(arg: VersionArg) -> bool:
+    """An exact version is answered without reading the package's release list."""
+    return isinstance(arg, Latest | Req)

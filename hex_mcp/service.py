@@ -43,19 +43,17 @@ from hex_mcp.models import (
     SkippedDepView,
 )
 from hex_mcp.resolve import (
-    check_version_text,
+    latest_stable,
     matches,
     nearest_versions,
+    needs_release_list,
     newer_prerelease,
-    parse_requirement,
     pick_version,
+    retired_above,
 )
 from hex_mcp.upgrade import DepCheck, build_diff, combined_freshness, outdated_row, sort_outdated
 from hex_mcp.upstream import UpstreamClient, utc_iso
-from hex_mcp.versions import (
-    highest_matching,
-    is_requirement,
-)
+from hex_mcp.versions import Latest, hex_pick
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +125,7 @@ class HexService:
             links=pkg.links,
             owners=pkg.owners,
             downloads=pkg.downloads,
-            latest_stable_version=pkg.latest_stable_version,
+            latest_stable_version=latest_stable(pkg),
             latest_prerelease=newer_prerelease(pkg),
             release_count=pkg.release_count,
             recent_releases=pkg.releases[:PACKAGE_RECENT_RELEASES],
@@ -147,8 +145,7 @@ class HexService:
     ) -> ReleasesView:
         validate.package_name(name)
         validate.bounded(limit, "limit", 1, validate.RELEASES_LIMIT_MAX)
-        requirement = validate.requirement(requirement)
-        req = parse_requirement(requirement) if requirement else None
+        req = validate.requirement(requirement)
         fetched = await self._releases(name)
         pkg = fetched.value
         refs = pkg.releases
@@ -157,15 +154,13 @@ class HexService:
             refs = [r for r in refs if matches(req, r.version, include_prereleases)]
             matching = len(refs)
             retired = {r.version for r in refs if r.retirement}
-            highest = highest_matching(
-                [r.version for r in refs], req, allow_pre=include_prereleases, exclude=retired
-            )
+            highest = hex_pick([r.version for r in refs], req, exclude=retired)
         shown = refs[:limit]
         return ReleasesView(
             name=name,
             total=pkg.release_count if pkg.release_count is not None else len(pkg.releases),
             shown=len(shown),
-            latest_stable_version=pkg.latest_stable_version,
+            latest_stable_version=latest_stable(pkg),
             latest_prerelease=newer_prerelease(pkg),
             requirement=str(req) if req is not None else None,
             highest_match=highest,
@@ -176,26 +171,17 @@ class HexService:
             freshness=fetched.freshness,
         )
 
-    async def resolve_version(self, name: str, version: str | None) -> tuple[str, str | None]:
-        """Turn `None`/"latest"/a requirement into one concrete version; returns (version, what was asked)."""
-        text = (version or "").strip() or "latest"
-        check_version_text(name, text)
-        if text.lower() == "latest" or is_requirement(text):
-            return pick_version((await self._releases(name)).value, name, text)
-        return pick_version(Package(name=name), name, text)  # an exact version needs no release list
-
     async def release(self, name: str, version: str | None = None) -> ReleaseView:
         validate.package_name(name)
-        version = validate.version_or_requirement(version)
-        concrete, requested = await self.resolve_version(name, version)
+        arg = validate.version_arg(version)
+        listing = (await self._releases(name)).value if needs_release_list(arg) else Package(name=name)
+        concrete, requested = pick_version(listing, name, arg)
         fetched = await self._release(name, concrete)
-        latest = None
-        if requested is not None:
-            latest = (await self._releases(name)).value.latest_stable_version
         return ReleaseView(
             release=fetched.value,
             requested=requested,
-            latest_stable_version=latest,
+            latest_stable_version=latest_stable(listing) if requested is not None else None,
+            skipped_retired=retired_above(listing, concrete) if requested == "latest" else None,
             freshness=fetched.freshness,
         )
 
@@ -272,26 +258,24 @@ class HexService:
     async def diff(self, name: str, from_version: str, to_version: str | None = None) -> DiffView:
         """What changes between two releases; either end may be a requirement, `to_version` also "latest"."""
         validate.package_name(name)
-        from_text = validate.version_or_requirement(from_version, "from_version")
-        to_text = validate.version_or_requirement(to_version, "to_version") or "latest"
-        if from_text is None or from_text.lower() == "latest":
+        old_arg = validate.version_arg(from_version, "from_version")
+        new_arg = validate.version_arg(to_version, "to_version")
+        if isinstance(old_arg, Latest):
             raise InvalidInput(
                 "from_version must be the version you start from (e.g. 1.7.14) or a requirement such as "
                 "'~> 1.7'; 'latest' is accepted only for to_version."
             )
-        if from_text == to_text:
+        if str(old_arg) == str(new_arg):
             raise InvalidInput(
-                f"from_version and to_version are both '{from_text}': give two different versions to compare."
+                f"from_version and to_version are both '{old_arg}': give two different versions to compare."
             )
-        check_version_text(name, from_text)
-        check_version_text(name, to_text)
         # One read of the release list serves resolution, the count in between and (hex.pm) the advisories.
         listing = await self._releases(name)
-        old, old_requested = pick_version(listing.value, name, from_text)
-        new, new_requested = pick_version(listing.value, name, to_text)
+        old, old_requested = pick_version(listing.value, name, old_arg)
+        new, new_requested = pick_version(listing.value, name, new_arg)
         if old == new:
             raise InvalidInput(
-                f"from_version '{from_text}' and to_version '{to_text}' both resolve to {name} {old}: "
+                f"from_version '{old_arg}' and to_version '{new_arg}' both resolve to {name} {old}: "
                 "nothing to compare. Call hex_releases to see the versions."
             )
         old_release = await self._release(name, old)

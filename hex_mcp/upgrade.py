@@ -21,8 +21,8 @@ from hex_mcp.models import (
     Package,
     Release,
 )
-from hex_mcp.resolve import latest_stable, parse_requirement
-from hex_mcp.versions import Requirement, UpdateKind, Version, VersionError, highest_matching, update_kind
+from hex_mcp.resolve import latest_stable
+from hex_mcp.versions import Requirement, UpdateKind, Version, VersionError, hex_pick, update_kind
 
 log = logging.getLogger(__name__)
 
@@ -192,12 +192,12 @@ def outdated_row(spec: DepSpec, pkg: Package) -> OutdatedRow:
     highest = None
     only_retired = False
     if spec.requirement is not None:
-        requirement = parse_requirement(spec.requirement)
-        highest = highest_matching(versions, requirement, exclude=retired)
+        requirement = Requirement.parse(spec.requirement)  # the deps parser only passes valid requirements
+        highest = hex_pick(versions, requirement, exclude=retired)
         if highest is None:
             # Mix still resolves to a retired release when nothing else matches (with a warning): that
             # retired pick is the news, not "no release matches".
-            highest = highest_matching(versions, requirement)
+            highest = hex_pick(versions, requirement)
             only_retired = highest is not None
     checked = spec.version or highest
     note = None

@@ -1,7 +1,8 @@
 """Input rules, stated once: the MCP input schemas advertise them and the service enforces them.
 
 Every check runs before any upstream call and raises `InvalidInput` with a message that says what is wrong and
-what a valid value looks like. Because names and versions are also percent-encoded into paths
+what a valid value looks like. Versions and requirements are parsed here, once, by `hex_mcp.versions`; the
+patterns below only feed the advertised schemas. Because names and versions are also percent-encoded into paths
 (`hex_mcp.backends.segment`), no input can change the upstream host or path.
 """
 
@@ -10,16 +11,19 @@ from __future__ import annotations
 import re
 
 from hex_mcp.errors import InvalidInput
+from hex_mcp.versions import Requirement, VersionArg, VersionError, is_requirement, parse_version_arg
 
-NAME_PATTERN = r"^[a-z][a-z0-9_]*$"
+# Today's rule is lower-case, but hex.pm still serves packages named before it (e.g. addressBook). Letters,
+# digits and _ are all safe in a URL path segment.
+NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
 NAME_MIN, NAME_MAX = 2, 100
 SEMVER = r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?"
 VERSION_PATTERN = rf"^{SEMVER}$"
 _OP = r"(==|!=|>=|<=|~>|>|<)"
 _OPERAND = r"\d+(\.\d+){1,2}(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?"
-_CLAUSE = rf"{_OP}?\s*{_OPERAND}"
-REQUIREMENT_PATTERN = rf"^{_CLAUSE}(\s+(and|or)\s+{_CLAUSE})*$"
-VERSION_OR_REQUIREMENT_PATTERN = rf"^(latest|{SEMVER}|{_CLAUSE}(\s+(and|or)\s+{_CLAUSE})*)$"
+_CLAUSE = rf"{_OP}? *{_OPERAND}"  # Elixir separates tokens with plain spaces only
+REQUIREMENT_PATTERN = rf"^{_CLAUSE}( +(and|or) +{_CLAUSE})*$"
+VERSION_OR_REQUIREMENT_PATTERN = rf"^(latest|{SEMVER}|{_CLAUSE}( +(and|or) +{_CLAUSE})*)$"
 VERSION_MAX = 100
 QUERY_MAX = 200
 RELEASES_LIMIT_MAX = 500
@@ -29,9 +33,6 @@ SORTS = ("recent_downloads", "total_downloads", "name", "inserted_at", "updated_
 DEPS_MAX = 200_000  # a 200-dependency mix.lock is about 60,000 characters
 
 _NAME_RE = re.compile(NAME_PATTERN)
-_VERSION_RE = re.compile(VERSION_PATTERN)
-_VERSION_OR_REQ_RE = re.compile(VERSION_OR_REQUIREMENT_PATTERN)
-_REQ_RE = re.compile(REQUIREMENT_PATTERN)
 
 
 def _shown(value: str) -> str:
@@ -43,43 +44,51 @@ def package_name(value: str, field: str = "name") -> str:
         lowered = value.strip().lower()
         hint = f" Did you mean '{lowered}'?" if lowered != value and _NAME_RE.fullmatch(lowered) else ""
         raise InvalidInput(
-            f"{field}={_shown(value)} is not a Hex package name: {NAME_MIN}-{NAME_MAX} characters, lower-case "
-            f"letters, digits and _, starting with a letter (e.g. 'phoenix', 'plug_cowboy').{hint}"
+            f"{field}={_shown(value)} is not a Hex package name: {NAME_MIN}-{NAME_MAX} characters, "
+            f"letters (lower-case today), digits and _, starting with a letter (e.g. 'phoenix', 'plug_cowboy').{hint}"
         )
     return value
 
 
-def exact_version(value: str, field: str = "version") -> str:
-    if len(value) > VERSION_MAX or not _VERSION_RE.fullmatch(value):
+def version_arg(value: str | None, field: str = "version") -> VersionArg:
+    """An exact version, "latest" (or nothing), or a requirement, parsed once."""
+    text = (value or "").strip()
+    try:
+        if len(text) > VERSION_MAX:
+            raise VersionError(f"it is longer than {VERSION_MAX} characters")
+        return parse_version_arg(text)
+    except VersionError as exc:
+        if is_requirement(text):
+            raise _bad_requirement(field, text, exc) from None
         raise InvalidInput(
-            f"{field}={_shown(value)} is not a Hex version: use strict SemVer MAJOR.MINOR.PATCH with an optional "
-            "-pre-release and no +build (e.g. 1.7.14, 2.0.0-rc.1)."
-        )
-    return value
+            f"{field}={_shown(text)} is not a version, 'latest', or a requirement. {_reason(exc)}. Use 1.7.14, "
+            "'latest', or a requirement such as '~> 1.7' or '>= 1.2.0 and < 2.0.0'."
+        ) from None
 
 
-def version_or_requirement(value: str | None, field: str = "version") -> str | None:
+def requirement(value: str | None, field: str = "requirement") -> Requirement | None:
     if value is None:
         return None
     text = value.strip()
-    if len(text) > VERSION_MAX or not _VERSION_OR_REQ_RE.fullmatch(text):
-        raise InvalidInput(
-            f"{field}={_shown(value)} is not a version, 'latest', or a requirement. Use 1.7.14, 'latest', or "
-            "a requirement such as '~> 1.7' or '>= 1.2.0 and < 2.0.0'."
-        )
-    return text
+    try:
+        if len(text) > VERSION_MAX:
+            raise VersionError(f"it is longer than {VERSION_MAX} characters")
+        return Requirement.parse(text)
+    except VersionError as exc:
+        raise _bad_requirement(field, text, exc) from None
 
 
-def requirement(value: str | None, field: str = "requirement") -> str | None:
-    if value is None:
-        return None
-    text = value.strip()
-    if len(text) > VERSION_MAX or not _REQ_RE.fullmatch(text):
-        raise InvalidInput(
-            f"{field}={_shown(value)} is not a Hex version requirement. Examples: '~> 1.7', '>= 1.2.0', "
-            "'~> 2.0 or ~> 3.0'."
-        )
-    return text
+def _bad_requirement(field: str, text: str, exc: VersionError) -> InvalidInput:
+    return InvalidInput(
+        f"{field}={_shown(text)} is not a Hex version requirement. {_reason(exc)}. Examples: '~> 1.7', "
+        "'>= 1.2.0', '~> 2.0 or ~> 3.0'."
+    )
+
+
+def _reason(exc: VersionError) -> str:
+    """The part of a version error after "invalid version '...': ", as a sentence."""
+    reason = str(exc).split("': ", 1)[-1].rstrip(".")
+    return reason[:1].upper() + reason[1:]
 
 
 def bounded(value: int, field: str, low: int, high: int) -> int:

@@ -35,12 +35,18 @@ from operator import itemgetter
 from typing import Literal
 
 __all__ = [
+    "Exact",
+    "Latest",
+    "Req",
     "Requirement",
     "Version",
+    "VersionArg",
     "VersionError",
     "hex_pick",
     "highest_matching",
+    "is_prerelease",
     "is_requirement",
+    "parse_version_arg",
     "sort_versions",
     "update_kind",
 ]
@@ -644,3 +650,54 @@ def update_kind(current: str, target: str) -> UpdateKind:
     if new.patch != old.patch:
         return "patch"
     return "pre"
+
+
+def is_prerelease(text: str) -> bool:
+    """Whether ``text`` names a pre-release (``1.8.0-rc.0``). Text that is no version at all is not one."""
+    version = Version.try_parse(text)
+    return version is not None and version.is_prerelease
+
+
+# -- a version argument, parsed once -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Latest:
+    """``"latest"`` or nothing: the latest stable release."""
+
+    def __str__(self) -> str:
+        return "latest"
+
+
+@dataclass(frozen=True, slots=True)
+class Exact:
+    """One exact version."""
+
+    version: Version
+
+    def __str__(self) -> str:
+        return str(self.version)
+
+
+@dataclass(frozen=True, slots=True)
+class Req:
+    """A requirement, resolved against a release list to one version."""
+
+    requirement: Requirement
+    text: str  # as the caller wrote it, for answers that echo the question
+
+    def __str__(self) -> str:
+        return self.text
+
+
+VersionArg = Latest | Exact | Req
+
+
+def parse_version_arg(text: str | None) -> VersionArg:
+    """What a tool's version argument asks for; raises ``VersionError`` for text that is neither."""
+    stripped = (text or "").strip()
+    if not stripped or stripped.lower() == "latest":
+        return Latest()
+    if is_requirement(stripped):
+        return Req(Requirement.parse(stripped), stripped)
+    return Exact(Version.parse(stripped))

@@ -290,7 +290,11 @@ def test_release_text_retired_and_resolved() -> None:
 
 def test_release_text_latest_skipping_a_retired_stable() -> None:
     view = ReleaseView(
-        release=_release(version="1.7.13"), requested="latest", latest_stable_version="1.7.14", freshness=LIVE
+        release=_release(version="1.7.13"),
+        requested="latest",
+        latest_stable_version="1.7.13",
+        skipped_retired="1.7.14",
+        freshness=LIVE,
     )
     assert render.release(view).splitlines()[1] == (
         'resolved "latest" to 1.7.13 (hex.pm\'s latest stable, 1.7.14, is retired)'

@@ -88,7 +88,8 @@ async def test_requirement_in_the_uri_is_resolved(client: Client) -> None:
     ("uri", "message"),
     [
         ("hex://package/no_such_pkg", "No package 'no_such_pkg' on Hex."),
-        ("hex://package/Jason", "name='Jason' is not a Hex package name"),
+        ("hex://package/jason%20x", "is not a Hex package name"),
+        ("hex://package/Jason", "No package 'Jason' on Hex. Did you mean 'jason'?"),
         ("hex://package/jason/9.9.9", "jason has no release 9.9.9."),
         ("hex://package/jason/v1", "version='v1' is not a version, 'latest', or a requirement."),
     ],

@@ -34,7 +34,7 @@ async def test_tool_list_schemas_and_annotations(client: Client) -> None:
         "type": "string",
         "minLength": 2,
         "maxLength": 100,
-        "pattern": "^[a-z][a-z0-9_]*$",
+        "pattern": "^[A-Za-z][A-Za-z0-9_]*$",
         "description": "Exact Hex package name, lower-case (e.g. 'phoenix', 'plug_cowboy').",
         "title": "Name",
     }
@@ -246,7 +246,7 @@ async def test_token_budgets(
 @pytest.mark.parametrize(
     ("tool", "args", "needle"),
     [
-        ("hex_package", {"name": "Phoenix"}, "name='Phoenix' is not a Hex package name"),
+        ("hex_package", {"name": "Phoenix.js"}, "name='Phoenix.js' is not a Hex package name"),
         ("hex_package", {"name": "a"}, "is not a Hex package name"),
         ("hex_package", {"name": "../../etc"}, "is not a Hex package name"),
         ("hex_releases", {"name": "phoenix", "limit": 0}, "limit=0 is out of range: use 1..500"),

@@ -200,7 +200,7 @@ async def test_unknown_package_and_bad_name(client: Client, fake: FakeUpstream) 
         "with q='no_such_pkg' to find the right name."
     )
     fake.reset()
-    assert "Did you mean 'phoenix'?" in await diff_error(client, name="Phoenix", from_version="1.0.0")
+    assert "Did you mean 'phoenix'?" in await diff_error(client, name="phoenix ", from_version="1.0.0")
     assert fake.count() == 0
 
 

@@ -158,8 +158,8 @@ async def test_mix_lock_both_backends(backend_client: Client, backend: str) -> N
     assert rows["poison"]["app"] == "poison3"
     assert rows["ghost_pkg"]["status"] == "not_found"
     assert data["skipped"] == [
-        {"name": "acme_auth", "reason": "private repo 'hexpm:acme'"},
-        {"name": "heroicons", "reason": "git dependency"},
+        {"name": "acme_auth", "reason": "private repo 'hexpm:acme'", "kind": "not_public"},
+        {"name": "heroicons", "reason": "git dependency", "kind": "not_public"},
     ]
     if backend == "hexpm":
         assert rows["hackney"]["advisories"][0]["id"] == "EEF-CVE-2025-1211"
@@ -469,7 +469,7 @@ def test_requirement_matching_only_retired_releases_names_the_retired_match() ->
     )
     assert row.retirement == SECURITY
     assert row.note == "only retired releases match ~> 1.6.0"
-    assert format._outdated_row(row) == (
+    assert render._outdated_row(row) == (
         "acme ~> 1.6.0 = 1.6.0 → 1.7.0 minor · outside ~> 1.6.0 · RETIRED (security issue: CVE-2026-0001, use 1.7.0)"
         " · only retired releases match ~> 1.6.0"
     )
@@ -518,7 +518,7 @@ def test_locked_version_never_published_has_its_own_status() -> None:
         "1.7.0",
     )
     assert row.note == "1.6.5 is not a published release"
-    assert format._outdated_row(row) == "acme 1.6.5 → 1.7.0 minor · 1.6.5 is not a published release"
+    assert render._outdated_row(row) == "acme 1.6.5 → 1.7.0 minor · 1.6.5 is not a published release"
     # Even at the latest version's number, an unpublished version is not "up to date".
     latest = upgrade.outdated_row(DepSpec("acme", "1.7.0", None, "mix.lock"), _package({"1.7.1-rc.0": None}))
     assert latest.status == "unpublished"
