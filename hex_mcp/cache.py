@@ -322,6 +322,12 @@ class _SafeCache(diskcache.Cache):  # type: ignore[misc]  # diskcache is untyped
         return con
 
 
+def _require_str_key(key: object) -> None:
+    # A caller's mistake, not a disk failure: raise rather than disable the cache (diskcache would pickle it).
+    if type(key) is not str:
+        raise TypeError(f"cache keys are str (see ResponseCache.key), not {type(key).__name__}")
+
+
 def _open_store(directory: Path, value_limit: int, **settings: Any) -> _SafeCache:
     _require_real_dir(directory, create=True)
     return _SafeCache(directory, value_limit, **settings)
@@ -386,6 +392,7 @@ class ResponseCache:
         return f"{_ENTRY_PREFIX}{self.settings.backend}|{self.settings.base_url}|{endpoint.path}?{query}"
 
     def get(self, key: str) -> CacheEntry | None:
+        _require_str_key(key)
         store = self._store
         if store is None:
             return None
@@ -411,6 +418,7 @@ class ResponseCache:
             self.misses += 1
 
     def set(self, key: str, entry: CacheEntry, ttl: int) -> None:
+        _require_str_key(key)
         if self._store is None:
             return
         self._put(key, entry, expire=ttl + self.settings.stale_for)
