@@ -69,6 +69,9 @@ _ENTRY_PREFIX = "r|"
 _COUNTER_PREFIX = "calls|"
 _DB_FILES = ("cache.db", "cache.db-wal", "cache.db-shm", "cache.db-journal")
 _MARKER_MAX_BYTES = 256
+# Windows has neither flag; there the lstat checks stand alone.
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _COUNTER_VALUE_LIMIT = 64 * 1024  # counter rows hold a short key and an integer
 _STORE_SETTINGS: dict[str, Any] = dict(diskcache.DEFAULT_SETTINGS)
 # A database's own Settings rows may name only these, and never with a value of their choosing (see _SafeCache).
@@ -91,7 +94,7 @@ class _ForeignKey:
         return "<foreign key>"
 
 
-FOREIGN_KEY = _ForeignKey()
+_FOREIGN_KEY = _ForeignKey()
 
 
 @dataclass(frozen=True)
@@ -192,11 +195,18 @@ def _check_store_files(directory: Path) -> None:
 
 
 def _check_opened(con: sqlite3.Connection, directory: Path) -> None:
-    """SQLite reports the file it really opened: it must be `directory/cache.db`, not a symlink's target."""
-    expected = os.path.join(os.path.realpath(directory), "cache.db")
+    """SQLite reports the file it really opened: it must be `directory/cache.db` itself, not a symlink's target.
+
+    Compared by identity (device and inode), not by path text, which differs in case or form on some systems.
+    """
+    expected = directory / "cache.db"
     opened = [row[2] for row in con.execute("PRAGMA database_list").fetchall() if row[1] == "main"]
-    if opened != [expected]:
-        raise UnsafeCacheDir(f"the cache database in {directory} resolved to {opened!r}, not {expected}")
+    try:
+        same = len(opened) == 1 and os.path.samestat(os.stat(opened[0]), os.lstat(expected))
+    except OSError:
+        same = False
+    if not same:
+        raise UnsafeCacheDir(f"the cache database {expected} resolved to {opened!r}; remove it")
 
 
 def _read_marker(root: Path) -> str | None:
@@ -208,7 +218,7 @@ def _read_marker(root: Path) -> str | None:
     if not stat.S_ISREG(st.st_mode):
         raise UnsafeCacheDir(f"{path} is not a regular file; remove it")
     # O_NONBLOCK: a FIFO swapped in after the lstat must not hang the server on open.
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | _O_NONBLOCK)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise UnsafeCacheDir(f"{path} is not a regular file; remove it")
@@ -240,6 +250,8 @@ def _drop_old_format(root: Path) -> None:
     if st is not None:
         if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
             raise UnsafeCacheDir(f"{old} is not a real directory; remove it")
+        if _read_marker(root) == DIR_FORMAT:
+            return  # another server converted the directory meanwhile: `responses/` is already new
         log.warning(
             "cache at %s is in an older format (%s); its cached answers were dropped unread and will be "
             "fetched again",
@@ -269,7 +281,7 @@ class _DataDisk(diskcache.Disk):  # type: ignore[misc]  # diskcache is untyped
         return key, True
 
     def get(self, key: Any, raw: Any) -> Any:
-        return key if raw and type(key) is str else FOREIGN_KEY
+        return key if raw and type(key) is str else _FOREIGN_KEY
 
     def store(self, value: Any, read: bool, key: Any = None) -> tuple[int, int, None, Any]:
         if read or type(value) not in (str, int):

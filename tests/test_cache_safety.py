@@ -14,6 +14,7 @@ import diskcache
 import pytest
 from diskcache.core import MODE_BINARY, MODE_PICKLE, MODE_RAW, MODE_TEXT
 
+from hex_mcp import cache as cache_module
 from hex_mcp.backends import Endpoint
 from hex_mcp.cache import DIR_FORMAT, FORMAT_FILE, CacheEntry, ResponseCache, month_key
 from hex_mcp.config import Settings
@@ -576,3 +577,30 @@ def test_import_skips_entries_over_the_bound(tmp_path: Path) -> None:
     assert cache.import_(snapshot) == 1
     assert cache.get(cache.key(ENDPOINT)) == CacheEntry({"a": 1}, 1.0)
     cache.close()
+
+
+def test_a_symlink_that_wins_the_race_is_caught_after_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Were the link planted between the lstat checks and the open, the opened file's identity gives it away."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    victim = outside / "victim.db"
+    con = sqlite3.connect(victim)
+    with con:
+        con.execute("CREATE TABLE precious (x)")
+    con.close()
+    before = victim.read_bytes()
+    root = new_format_dir(tmp_path / "cache")
+    (root / "responses").mkdir()
+    (root / "responses" / "cache.db").symlink_to(victim)
+    monkeypatch.setattr(cache_module, "_check_store_files", lambda directory: None)  # the race, simulated
+    with caplog.at_level(logging.WARNING, logger="hex_mcp.cache"):
+        cache = ResponseCache(Settings(cache_dir=root))
+    assert not cache.enabled
+    assert cache_records(caplog) == [
+        f"cache disabled (UnsafeCacheDir: the cache database {root / 'responses' / 'cache.db'} resolved to "
+        f"[{str(victim)!r}]; remove it); serving without a cache"
+    ]
+    assert sorted(p.name for p in outside.iterdir()) == ["victim.db"]
+    assert victim.read_bytes() == before
