@@ -264,6 +264,24 @@ def _drop_old_format(root: Path) -> None:
     _write_marker(root)
 
 
+def cache_dir_problem(directory: Path) -> str | None:
+    """Why the cache would refuse `directory` (a symlink, a planted file), or None; creates nothing.
+
+    For `hex-mcp doctor`, which otherwise only sees that the directory is writable.
+    """
+    try:
+        if _lstat(directory) is None:
+            return None  # created on first use
+        _require_real_dir(directory, create=False)
+        _read_marker(directory)
+        for name in ("responses", "counters"):
+            if _lstat(directory / name) is not None:
+                _check_store_files(directory / name)
+    except OSError as exc:
+        return str(exc)
+    return None
+
+
 # -- diskcache, restricted to data -----------------------------------------------------------------------------
 
 

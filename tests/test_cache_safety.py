@@ -16,7 +16,7 @@ from diskcache.core import MODE_BINARY, MODE_PICKLE, MODE_RAW, MODE_TEXT
 
 from hex_mcp import cache as cache_module
 from hex_mcp.backends import Endpoint
-from hex_mcp.cache import DIR_FORMAT, FORMAT_FILE, CacheEntry, ResponseCache, month_key
+from hex_mcp.cache import DIR_FORMAT, FORMAT_FILE, CacheEntry, ResponseCache, cache_dir_problem, month_key
 from hex_mcp.config import Settings
 
 ENDPOINT = Endpoint("package", "/packages/jason")
@@ -604,3 +604,22 @@ def test_a_symlink_that_wins_the_race_is_caught_after_open(
     ]
     assert sorted(p.name for p in outside.iterdir()) == ["victim.db"]
     assert victim.read_bytes() == before
+
+
+def test_cache_dir_problem_names_what_would_be_refused(tmp_path: Path) -> None:
+    assert cache_dir_problem(tmp_path / "missing") is None
+    ResponseCache(Settings(cache_dir=tmp_path / "ok")).close()
+    assert cache_dir_problem(tmp_path / "ok") is None
+    (tmp_path / "link").symlink_to(tmp_path / "ok")
+    problem = cache_dir_problem(tmp_path / "link")
+    assert problem is not None and problem.startswith(f"{tmp_path / 'link'} is a symbolic link; ")
+    db = tmp_path / "ok" / "counters" / "cache.db"
+    db.unlink()
+    db.symlink_to(tmp_path / "elsewhere.db")
+    assert (
+        cache_dir_problem(tmp_path / "ok")
+        == f"{db} is a symbolic link; remove it (the cache never creates one)"
+    )
+    (tmp_path / "file").write_text("")
+    assert cache_dir_problem(tmp_path / "file") == f"cache path {tmp_path / 'file'} is not a directory"
+    assert not (tmp_path / "elsewhere.db").exists()
