@@ -21,9 +21,10 @@ outside that directory. The layout and the rules that follow from that:
   SQLite resolves a symlinked `cache.db` and puts its `-wal`/`-shm` files next to the target. So before each
   connection opens, the store directory and `cache.db`, `cache.db-wal`, `cache.db-shm`, `cache.db-journal` are
   checked with lstat (missing is fine; anything but a real directory or a regular single-linked file is
-  refused); after it opens, the path SQLite reports must be the expected one, or the connection is closed and the
-  cache refused. The cache directory itself must not be a symlink either. The window between check and open
-  remains; narrowing it further would need a SQLite VFS of our own, and a directory we create is private (0700).
+  refused); after it opens, the file SQLite reports must be that very file (same device and inode), or the
+  connection is closed and the cache refused. The cache directory itself must not be a symlink either. The
+  window between check and open remains; narrowing it further would need a SQLite VFS of our own, and a
+  directory we create is private (0700).
 - **Settings from the database are not trusted.** diskcache keeps its settings in the database and applies
   every `sqlite_*` row as a `PRAGMA` (formatted into SQL) and every other row as an attribute. `_SafeCache` pins
   the known settings to ours and ignores the rest.
@@ -33,7 +34,8 @@ outside that directory. The layout and the rules that follow from that:
 - **Old pickle caches are dropped, never read.** The directory carries a format marker file. Without it (or with
   another format), `responses/` came from a version that pickled answers: it is deleted, with one log notice,
   before anything opens it. The counters are kept: they were always plain SQLite integers under str keys, they
-  are what the month has cost, and they are read through `_DataDisk` like everything else.
+  are what the month has cost, and they are read through `_DataDisk` like everything else. The marker is
+  housekeeping, not a defence: a planted marker only means old rows are refused one at a time as they are met.
 """
 
 from __future__ import annotations
