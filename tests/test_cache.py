@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from hex_mcp.backends import Endpoint
-from hex_mcp.cache import SNAPSHOT_FORMAT, CacheEntry, ResponseCache, month_key
+from hex_mcp.cache import DIR_FORMAT, FORMAT_FILE, SNAPSHOT_FORMAT, CacheEntry, ResponseCache, month_key
 from hex_mcp.config import Secret, Settings
 
 ENDPOINT = Endpoint("package", "/packages/jason")
@@ -109,6 +109,9 @@ def test_unwritable_dir_warns_once_and_serves_uncached(
 
 
 def test_corrupt_cache_file_disables_the_cache(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / FORMAT_FILE).write_text(
+        DIR_FORMAT + "\n"
+    )  # a current-format directory, so nothing is dropped
     (tmp_path / "responses").mkdir()
     (tmp_path / "responses" / "cache.db").write_bytes(b"this is not sqlite" * 100)
     with caplog.at_level(logging.WARNING, logger="hex_mcp.cache"):
