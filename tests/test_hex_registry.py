@@ -345,6 +345,8 @@ def test_versions_and_names_round_trip(key: rsa.RSAPrivateKey) -> None:
                 "alpha", ("0.1.0", "1.0.0-rc.1", "1.0.0"), frozenset({"0.1.0"}), frozenset({"1.0.0"})
             ),
             RegistryVersionsEntry("beta", ("2.0.0",), frozenset(), frozenset()),
+            # Over 127 bytes: its length takes two bytes, off the reader's fast path.
+            RegistryVersionsEntry("gamma", ("1.0.0-" + "a" * 200,), frozenset(), frozenset()),
         ),
     )
     body = rb.versions_file(versions, key)
@@ -546,6 +548,10 @@ def test_versions_indexes_outside_the_version_list_are_malformed(key: rsa.RSAPri
     body = rb.signed_file(rb.field_bytes(1, negative) + rb.field_text(2, "hexpm"), key)
     error = rejected("malformed", read_versions, body, public_key=key.public_key())
     assert error.detail == f"alpha with_advisories index {2**64 - 1} is outside its 1 versions"
+    # A version string whose length byte points past its package row (the row itself is intact).
+    cut = rb.field_bytes(1, rb.field_text(1, "alpha") + b"\x12\x05" + b"1.0") + rb.field_text(2, "hexpm")
+    error = rejected("truncated", read_versions, rb.signed_file(cut, key), public_key=key.public_key())
+    assert error.detail == "a version string at byte 9 runs past its package"
     bad_text = rb.field_bytes(1, rb.field_text(1, "alpha") + rb.field_bytes(2, b"\xff")) + rb.field_text(
         2, "hexpm"
     )

@@ -91,37 +91,45 @@ def fields(buf: bytes, start: int, end: int) -> Iterator[tuple[int, int, int, in
     """
     pos = start
     while pos < end:
-        tag_at = pos
+        number, wire_type, a, b, pos = next_field(buf, pos, end)
+        yield number, wire_type, a, b
+
+
+def next_field(buf: bytes, pos: int, end: int) -> tuple[int, int, int, int, int]:
+    """The field starting at `pos` (< end) as `fields` yields it, plus the position after it."""
+    tag_at = pos
+    # Fast path: tags and lengths under 128 are one byte, which is nearly all of them in registry files.
+    tag = buf[pos]
+    if tag < 0x80:
+        pos += 1
+    else:
         tag, pos = read_varint(buf, pos, end)
-        number = tag >> 3
-        wire_type = tag & 7
-        if number == 0:
-            raise WireError("malformed", f"field number 0 at byte {tag_at}")
-        if wire_type == VARINT:
-            value, pos = read_varint(buf, pos, end)
-            yield number, wire_type, value, 0
-        elif wire_type == LEN:
-            length, pos = read_varint(buf, pos, end)
-            stop = pos + length
-            if stop > end:
-                raise WireError(
-                    "truncated",
-                    f"field {number} at byte {tag_at} declares {length} bytes but its message has {end - pos} left",
-                )
-            yield number, wire_type, pos, stop
-            pos = stop
-        elif wire_type in (FIXED32, FIXED64):
-            stop = pos + (4 if wire_type == FIXED32 else 8)
-            if stop > end:
-                raise WireError(
-                    "truncated", f"fixed-width field {number} at byte {tag_at} runs past its message"
-                )
-            yield number, wire_type, pos, stop
-            pos = stop
+    number = tag >> 3
+    wire_type = tag & 7
+    if number == 0:
+        raise WireError("malformed", f"field number 0 at byte {tag_at}")
+    if wire_type == LEN:
+        if pos < end and buf[pos] < 0x80:
+            length = buf[pos]
+            pos += 1
         else:
+            length, pos = read_varint(buf, pos, end)
+        stop = pos + length
+        if stop > end:
             raise WireError(
-                "malformed", f"field {number} at byte {tag_at} has unsupported wire type {wire_type}"
+                "truncated",
+                f"field {number} at byte {tag_at} declares {length} bytes but its message has {end - pos} left",
             )
+        return number, wire_type, pos, stop, stop
+    if wire_type == VARINT:
+        value, pos = read_varint(buf, pos, end)
+        return number, wire_type, value, 0, pos
+    if wire_type in (FIXED32, FIXED64):
+        stop = pos + (4 if wire_type == FIXED32 else 8)
+        if stop > end:
+            raise WireError("truncated", f"fixed-width field {number} at byte {tag_at} runs past its message")
+        return number, wire_type, pos, stop, stop
+    raise WireError("malformed", f"field {number} at byte {tag_at} has unsupported wire type {wire_type}")
 
 
 def repeated_varints(buf: bytes, wire_type: int, a: int, b: int, number: int) -> list[int]:
