@@ -98,6 +98,13 @@ EXFMT_RELEASES = [
 ]
 
 NAME_AND_REPOSITORY = rb.field_text(2, "p") + rb.field_text(3, "hexpm")
+
+
+def release_with(extra: bytes) -> bytes:
+    """A Package field 1 holding a valid release 1.0.0 followed by `extra` fields."""
+    return rb.field_bytes(1, rb.encode_release(rb.release("1.0.0")) + extra)
+
+
 PUBLISHED = datetime(2026, 5, 14, 9, 30, 15, 123456, tzinfo=UTC)
 ADVISORY = RegistryAdvisory(
     id="GHSA-aaaa-bbbb-cccc",
@@ -518,6 +525,31 @@ def test_unreadable_envelope() -> None:
                 rb.field_bytes(4, rb.field_text(1, "GHSA-x") + rb.field_text(2, "s") + rb.field_text(3, "u")),
                 "SecurityAdvisory GHSA-x has no api_url",
             ),
+            (rb.field_bytes(4, rb.field_text(2, "s")), "SecurityAdvisory has no id"),
+            (
+                rb.field_bytes(4, rb.encode_advisory(replace(ADVISORY, cvss_score=float("nan")))),
+                "SecurityAdvisory cvss_score nan is not between 0 and 10",
+            ),
+            (rb.field_bytes(4, rb.field_varint(5, 7)), "float field 5 has wire type 0"),
+            (rb.field_varint(1, 5), "message field 1 has wire type 0"),
+            (release_with(rb.field_bytes(5, b"abc")), "Release 1.0.0 outer_checksum is 3 bytes, not 32"),
+            (release_with(rb.field_bytes(3, rb.field_text(2, "~> 1.0"))), "a Dependency has no package"),
+            (release_with(rb.field_bytes(4, rb.field_text(2, "gone"))), "a RetirementStatus has no reason"),
+            (release_with(rb.field_bytes(4, rb.field_bytes(1, b"x"))), "integer field 1 has wire type 2"),
+            (
+                release_with(rb.field_bytes(4, rb.field_varint(1, 2**40))),
+                "value 1099511627776 is out of range for an int32 field",
+            ),
+            (release_with(rb.tag(6, 5) + b"\x00" * 4), "repeated integer field 6 has wire type 5"),
+            (release_with(rb.field_bytes(7, rb.field_varint(2, 0))), "a Timestamp has no seconds"),
+            (
+                release_with(rb.field_bytes(7, rb.field_varint(1, 0) + rb.field_varint(2, 10**9))),
+                "Timestamp nanos 1000000000 is out of range",
+            ),
+            (
+                release_with(rb.field_bytes(7, rb.field_varint(1, 2**62) + rb.field_varint(2, 0))),
+                "Timestamp 4611686018427387904 s is out of the representable range",
+            ),
         ]
     ],
     ids=lambda value: value if isinstance(value, str) else "payload",
@@ -537,6 +569,45 @@ def test_truncated_payload_is_rejected_even_when_signed(key: rsa.RSAPrivateKey) 
         "truncated", read_package, rb.signed_file(payload, key), name="p", public_key=key.public_key()
     )
     assert error.detail == "field 2 at byte 0 declares 1 bytes but its message has 0 left"
+    fixed = NAME_AND_REPOSITORY + rb.tag(9, 5) + b"\x00\x00"
+    error = rejected(
+        "truncated", read_package, rb.signed_file(fixed, key), name="p", public_key=key.public_key()
+    )
+    assert error.detail == "fixed-width field 9 at byte 10 runs past its message"
+
+
+@pytest.mark.parametrize(
+    ("reader", "payload", "detail"),
+    [
+        (read_names, rb.field_bytes(1, rb.field_text(1, "a")), "the Names index has no repository"),
+        (
+            read_names,
+            rb.field_bytes(1, rb.field_bytes(3, b"")) + rb.field_text(2, "hexpm"),
+            "a Timestamp has no seconds",
+        ),
+        (read_names, rb.field_bytes(1, b"") + rb.field_text(2, "hexpm"), "a Names package has no name"),
+        (read_versions, rb.field_bytes(1, rb.field_text(1, "a")), "the Versions index has no repository"),
+        (
+            read_versions,
+            rb.field_bytes(1, rb.field_text(2, "1.0.0")) + rb.field_text(2, "hexpm"),
+            "a Versions package has no name",
+        ),
+        (read_versions, rb.field_varint(1, 5) + rb.field_text(2, "hexpm"), "message field 1 has wire type 0"),
+    ],
+    ids=[
+        "names without repository",
+        "names bad timestamp",
+        "names row without name",
+        "versions without repository",
+        "versions row without name",
+        "versions row not a message",
+    ],
+)
+def test_malformed_indexes_are_rejected_even_when_signed(
+    key: rsa.RSAPrivateKey, reader: Callable[..., object], payload: bytes, detail: str
+) -> None:
+    error = rejected("malformed", reader, rb.signed_file(payload, key), public_key=key.public_key())
+    assert error.detail == detail
 
 
 def test_versions_indexes_outside_the_version_list_are_malformed(key: rsa.RSAPrivateKey) -> None:
