@@ -526,6 +526,7 @@ def test_unreadable_envelope() -> None:
                 "SecurityAdvisory GHSA-x has no api_url",
             ),
             (rb.field_bytes(4, rb.field_text(2, "s")), "SecurityAdvisory has no id"),
+            (rb.field_varint(2, 1), "string field 2 has wire type 0"),
             (
                 rb.field_bytes(4, rb.encode_advisory(replace(ADVISORY, cvss_score=float("nan")))),
                 "SecurityAdvisory cvss_score nan is not between 0 and 10",
@@ -574,6 +575,11 @@ def test_truncated_payload_is_rejected_even_when_signed(key: rsa.RSAPrivateKey) 
         "truncated", read_package, rb.signed_file(fixed, key), name="p", public_key=key.public_key()
     )
     assert error.detail == "fixed-width field 9 at byte 10 runs past its message"
+    cut_varint = NAME_AND_REPOSITORY + rb.tag(9, 0)
+    error = rejected(
+        "truncated", read_package, rb.signed_file(cut_varint, key), name="p", public_key=key.public_key()
+    )
+    assert error.detail == "varint at byte 11 runs past the end of its message"
 
 
 @pytest.mark.parametrize(
