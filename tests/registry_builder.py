@@ -8,15 +8,23 @@ well-formed or not, signed by a key generated in the test session rather than he
     read_package(body, name="phoenix", public_key=key.public_key())
 
 Values the reader reports as "unknown(N)" encode back to N, so unknown enum values can be built too.
+
+`package_from_api` turns the hex.pm API documents of tests/fixtures/hexpm into the matching registry package, so a
+fake upstream can serve `/packages/NAME`, `/versions` and `/names` that agree with its JSON API:
+
+    registry = load_registry(FIXTURES)          # tests.fake_upstream
+    pkg = package_from_api(registry.packages["hackney"], lambda v: registry.release("hackney", v))
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import re
 import struct
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -29,8 +37,10 @@ from hex_mcp.registry import (
     RegistryRelease,
     RegistryRetirement,
     RegistryVersions,
+    RegistryVersionsEntry,
 )
 from hex_mcp.registry.decode import RETIREMENT_REASONS, SEVERITIES
+from tests.fake_upstream import version_key
 
 _UNKNOWN = re.compile(r"unknown\((-?\d+)\)")
 
@@ -210,3 +220,101 @@ def versions_file(index: RegistryVersions, key: rsa.RSAPrivateKey) -> bytes:
 
 def names_file(index: RegistryNames, key: rsa.RSAPrivateKey) -> bytes:
     return signed_file(encode_names(index), key)
+
+
+# --- from the hex.pm API documents -------------------------------------------------------------------------------
+
+
+def package_from_api(
+    package: dict[str, Any], release: Callable[[str], dict[str, Any] | None], *, repository: str = "hexpm"
+) -> RegistryPackage:
+    """The registry view of a package, built from its API show document and a lookup of release documents.
+
+    What the API does not carry is filled the way hex.pm's registry builder would, or deterministically: releases
+    ascending by SemVer, dependencies sorted by name, `published_at` = the release's `inserted_at`, the inner
+    checksum (not in the API) = SHA-256 of "inner:NAME-VERSION". Advisories are the package's non-withdrawn ones,
+    each release pointing at those its release document lists; a package without any gets None there, as reading
+    its file back gives. Versions without a release document are left out.
+    """
+    name = package["name"]
+    advisories = [a for a in package.get("security_advisories", []) if not a.get("withdrawn_at")]
+    positions = {advisory["id"]: i for i, advisory in enumerate(advisories)}
+    releases = []
+    for version in sorted((item["version"] for item in package["releases"]), key=version_key):
+        doc = release(version)
+        if doc is None:
+            continue
+        deps = tuple(
+            RegistryDependency(
+                dep, spec["requirement"] or ">= 0.0.0", bool(spec["optional"]), spec["app"], None
+            )
+            for dep, spec in sorted(doc.get("requirements", {}).items())
+        )
+        retired = doc.get("retirement")
+        releases.append(
+            RegistryRelease(
+                version=version,
+                inner_checksum=hashlib.sha256(f"inner:{name}-{version}".encode()).digest(),
+                outer_checksum=bytes.fromhex(doc["checksum"]),
+                dependencies=deps,
+                retirement=RegistryRetirement(retired["reason"], retired.get("message")) if retired else None,
+                advisory_indexes=tuple(
+                    positions[a["id"]] for a in doc.get("security_advisories", []) if a["id"] in positions
+                )
+                if advisories
+                else None,
+                published_at=datetime.fromisoformat(doc["inserted_at"].replace("Z", "+00:00")),
+            )
+        )
+    # With no advisories the file carries no advisory data, which reads back as "unknown" (see RegistryPackage).
+    return RegistryPackage(
+        name,
+        repository,
+        tuple(releases),
+        None
+        if not advisories
+        else tuple(
+            RegistryAdvisory(
+                id=a["id"],
+                summary=a["summary"],
+                html_url=a["html_url"],
+                severity=a.get("cvss_rating") if a.get("cvss_rating") in SEVERITIES else None,
+                cvss_score=a.get("cvss_score"),
+                api_url=a["api_url"],
+                aliases=tuple(a.get("aliases", [])),
+            )
+            for a in advisories
+        ),
+    )
+
+
+def versions_from_packages(
+    packages: Iterable[RegistryPackage], *, repository: str = "hexpm"
+) -> RegistryVersions:
+    """The `/versions` index of these packages (sorted by name, as hex.pm writes it)."""
+    ordered = sorted(packages, key=lambda p: p.name)
+    # As for package files: with no advisory anywhere, the file carries none and reads back as unknown.
+    known = any(r.advisory_indexes for p in ordered for r in p.releases)
+    entries = []
+    for pkg in ordered:
+        if not pkg.releases:
+            continue  # hex.pm lists only packages with at least one release
+        entries.append(
+            RegistryVersionsEntry(
+                pkg.name,
+                tuple(r.version for r in pkg.releases),
+                frozenset(r.version for r in pkg.releases if r.retirement is not None),
+                frozenset(r.version for r in pkg.releases if r.advisory_indexes) if known else None,
+            )
+        )
+    return RegistryVersions(repository, tuple(entries))
+
+
+def names_from_api(packages: Iterable[dict[str, Any]], *, repository: str = "hexpm") -> RegistryNames:
+    """The `/names` index: every package name with its API `updated_at`."""
+    ordered = sorted(packages, key=lambda p: p["name"])
+    return RegistryNames(
+        repository,
+        tuple(p["name"] for p in ordered),
+        tuple(datetime.fromisoformat(p["updated_at"].replace("Z", "+00:00")) for p in ordered),
+    )

@@ -641,3 +641,76 @@ def test_wire_int32_reinterpretation() -> None:
     assert wire.as_int32(7) == 7
     with pytest.raises(wire.WireError, match="out of range for an int32"):
         wire.as_int32(2**31)
+
+
+# --- registry files built from the API fixtures (what a fake upstream can serve) ---------------------------------
+
+
+def test_registry_files_built_from_the_api_fixtures_read_back_unchanged(key: rsa.RSAPrivateKey) -> None:
+    from tests.fake_upstream import load_registry
+
+    registry = load_registry(Path(__file__).parent / "fixtures")
+    public = key.public_key()
+    packages = []
+    for name, doc in sorted(registry.packages.items()):
+        package = rb.package_from_api(doc, lambda version, name=name: registry.release(name, version))
+        assert read_package(rb.package_file(package, key), name=name, public_key=public) == package
+        packages.append(package)
+    by_name = {package.name: package for package in packages}
+
+    hackney = by_name["hackney"]
+    assert hackney.advisories == (
+        RegistryAdvisory(
+            id="EEF-CVE-2025-1211",
+            summary="Server-side request forgery in hackney through inconsistent URL parsing",
+            html_url="https://osv.dev/vulnerability/EEF-CVE-2025-1211",
+            severity="high",
+            cvss_score=8.7,
+            api_url="https://api.osv.dev/v1/vulns/EEF-CVE-2025-1211",
+            aliases=("CVE-2025-1211",),
+        ),
+    )
+    assert [(r.version, r.advisory_indexes) for r in hackney.releases[-4:]] == [
+        ("1.23.0", (0,)),
+        ("1.24.0", ()),
+        ("1.24.1", ()),
+        ("1.25.0", ()),
+    ]
+    release_1_23 = hackney.releases[-4]
+    assert release_1_23.outer_checksum == bytes.fromhex(
+        "31c57ecdb12cf2ff2204a806569b7f99238d330c191a843f15017341d84ffec6"
+    )
+    assert release_1_23.published_at == datetime(2025, 3, 4, 11, 27, 45, 102934, tzinfo=UTC)
+    assert [(d.package, d.requirement) for d in release_1_23.dependencies] == [
+        ("certifi", "~> 2.15.0"),
+        ("idna", "~> 6.1.0"),
+        ("metrics", "~> 1.0.0"),
+        ("mimerl", "~> 1.4"),
+        ("parse_trans", "3.4.1"),
+        ("ssl_verify_fun", "~> 1.1.0"),
+        ("unicode_util_compat", "~> 0.7.1"),
+    ]
+    tiny_slug = by_name["tiny_slug"]
+    assert [(r.version, r.retirement) for r in tiny_slug.releases] == [
+        ("0.1.0", None),
+        ("0.2.0", RegistryRetirement("invalid", "unicode handling bug, use 0.2.1")),
+        ("0.2.1", None),
+        ("0.3.0-rc.1", None),
+    ]
+    assert (tiny_slug.advisories, tiny_slug.releases[0].advisory_indexes) == (None, None)
+
+    versions = rb.versions_from_packages(packages)
+    assert read_versions(rb.versions_file(versions, key), public_key=public) == versions
+    rows = {entry.name: entry for entry in versions.packages}
+    assert (len(rows), rows["tiny_slug"].retired, rows["tiny_slug"].with_advisories) == (
+        63,
+        frozenset({"0.2.0"}),
+        frozenset(),
+    )
+    assert {"1.0.0", "1.23.0"} <= rows["hackney"].with_advisories
+    assert "1.24.0" not in rows["hackney"].with_advisories
+    names = rb.names_from_api(registry.packages.values())
+    assert read_names(rb.names_file(names, key), public_key=public) == names
+    assert names.updated_at[names.names.index("tiny_slug")] == datetime(
+        2024, 11, 18, 21, 3, 40, 802113, tzinfo=UTC
+    )
