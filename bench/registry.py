@@ -30,7 +30,7 @@ from typing import Any
 from bench._common import machine, markdown_table, verdict
 from hex_mcp.registry import RegistryVersionsEntry, hexpm_public_key, read_package, read_versions
 from hex_mcp.registry.decode import decode_package, decode_signed, decode_versions
-from hex_mcp.registry.verify import _verify, gunzip
+from hex_mcp.registry.verify import gunzip, verify_signature
 
 FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "registry"
 VERSIONS_TARGET_MS = 250.0
@@ -125,7 +125,10 @@ def main(argv: list[str] | None = None) -> int:
         steps: list[tuple[str, Callable[[], object]]] = [
             ("read (all steps)", lambda body=body, read=read: read(body)),
             ("gunzip", lambda body=body, label=label: gunzip(body, label, len(body) * 100)),
-            ("verify RSA/SHA-512", lambda p=payload, s=signature, label=label: _verify(p, s, key, label)),
+            (
+                "verify RSA/SHA-512",
+                lambda p=payload, s=signature, label=label: verify_signature(p, s, key, label),
+            ),
             ("decode payload", lambda p=payload, decode=decode: decode(p)),
         ]
         decoders = protobuf_versions_decoders() if label.startswith("/versions") else None

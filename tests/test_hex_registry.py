@@ -394,6 +394,15 @@ def test_bad_signatures(key: rsa.RSAPrivateKey) -> None:
     rejected("bad_signature", read_package, rb.package_file(full_package(), key), name="plug")
 
 
+def test_the_signature_is_checked_before_anything_in_the_payload(key: rsa.RSAPrivateKey) -> None:
+    public = key.public_key()
+    garbage = rb.signed_file(b"\xff\xff\xff", None, signature=b"\x01" * 256)
+    rejected("bad_signature", read_package, garbage, name="p", public_key=public)
+    other_repo = rb.encode_package(replace(full_package(), repository="acme"))
+    unsigned_replay = rb.signed_file(other_repo, None, signature=b"\x01" * 256)
+    rejected("bad_signature", read_package, unsigned_replay, name="plug_cowboy", public_key=public)
+
+
 def test_missing_signature(key: rsa.RSAPrivateKey) -> None:
     payload = rb.encode_package(full_package())
     public = key.public_key()

@@ -25,7 +25,7 @@ RegistryStep = Literal[
 ]
 
 _ADVICE: dict[RegistryStep, str] = {
-    "too_large": "Its size is over the limit set for registry files; use the hex.pm API for this package instead.",
+    "too_large": "It is over the size limit set for registry files; use the hex.pm API instead.",
     "not_gzip": "The download is not a registry file (perhaps an error page); fetch it again or use the hex.pm API.",
     "truncated": "The download ended early; fetch it again or use the hex.pm API.",
     "malformed": "The file is damaged or not a registry file; fetch it again or use the hex.pm API.",

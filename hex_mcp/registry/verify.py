@@ -162,7 +162,7 @@ def _verified_payload(body: bytes, subject: str, public_key: RSAPublicKey | None
         ) from error
     if signature is None:
         raise RegistryError("missing_signature", subject, "it carries no signature")
-    _verify(payload, signature, public_key or hexpm_public_key(), subject)
+    verify_signature(payload, signature, hexpm_public_key() if public_key is None else public_key, subject)
     return payload
 
 
@@ -192,7 +192,8 @@ def gunzip(body: bytes, subject: str, max_bytes: int) -> bytes:
     return data
 
 
-def _verify(payload: bytes, signature: bytes, key: RSAPublicKey, subject: str) -> None:
+def verify_signature(payload: bytes, signature: bytes, key: RSAPublicKey, subject: str) -> None:
+    """RSA PKCS#1 v1.5 / SHA-512 over the payload bytes exactly as received, as hex.pm signs them."""
     from cryptography.exceptions import InvalidSignature  # noqa: PLC0415  (lazy: see module docstring)
     from cryptography.hazmat.primitives import hashes  # noqa: PLC0415
     from cryptography.hazmat.primitives.asymmetric import padding  # noqa: PLC0415
