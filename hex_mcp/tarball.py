@@ -210,12 +210,7 @@ class _BoundedGunzip(io.RawIOBase):
         self._produced += count
         limits = self._limits
         if self._produced > limits.max_contents_bytes:
-            raise TarballError(
-                "too_large",
-                f"The release's files unpack to more than {_mb(limits.max_contents_bytes)}, over what this "
-                "server reads; its changelog cannot be shown. Read it from the package's source repository "
-                "(linked from hex_package) instead.",
-            )
+            raise _contents_too_large(limits)
         compressed = max(len(self._data), 1)
         if self._produced > limits.ratio_floor_bytes and self._produced > limits.max_ratio * compressed:
             raise TarballError(
@@ -224,6 +219,15 @@ class _BoundedGunzip(io.RawIOBase):
                 "its size, which only a decompression bomb does; reading stopped. Do not download this "
                 "release; read the changelog from the package's source repository instead.",
             )
+
+
+def _contents_too_large(limits: TarLimits) -> TarballError:
+    return TarballError(
+        "too_large",
+        f"The release's files unpack to more than {_mb(limits.max_contents_bytes)}, over what this server reads; "
+        "its changelog cannot be shown. Read it from the package's source repository (linked from hex_package) "
+        "instead.",
+    )
 
 
 def _contents_gz(tarball: bytes, limits: TarLimits) -> memoryview:
@@ -317,6 +321,10 @@ def read_changelog(
             for count, member in enumerate(inner, start=1):
                 if count > limits.max_members:
                     raise _too_many(limits)
+                # The stream skips a member's data by reading it block by block, even past the end of the
+                # input: a header claiming a terabyte would spin for minutes. Refuse it before skipping.
+                if member.offset_data + member.size > limits.max_contents_bytes:
+                    raise _contents_too_large(limits)
                 # Only regular files: a symlink or hard link named CHANGELOG.md could point anywhere.
                 if not member.isreg() or member.issparse():
                     continue
