@@ -234,7 +234,7 @@ _IMPORTANT_LINE_RE = re.compile(
     re.IGNORECASE,
 )
 _SUBHEADING_RE = re.compile(r" {0,3}(#{1,6})[ \t]")
-_MARKER_WORST = "[… 99999 more lines not shown]"
+_MARKER_WORST = "[+99999 lines not shown]"
 _SHORT_NOTE = (
     "Changelog not shown: max_tokens={max_tokens} is too small; call hex_diff with max_tokens={full}."
 )
@@ -309,15 +309,15 @@ def _header(section: Section) -> str:
 
 
 def _marker(hidden_lines: int) -> str:
-    return f"[… {hidden_lines} more line{'s' if hidden_lines != 1 else ''} not shown]"
+    return f"[+{hidden_lines} {_plural(hidden_lines, 'line')} not shown]"
 
 
 def _version_list(versions: Sequence[str]) -> str:
-    # Newest and oldest only past two: the list must stay short whatever the range.
-    return ", ".join(versions) if len(versions) <= 2 else f"{versions[0]} … {versions[-1]}"
+    # Up to three are listed; past that newest and oldest only, so the footer stays short whatever the range.
+    return ", ".join(versions) if len(versions) <= 3 else f"{versions[0]}, …, {versions[-1]}"
 
 
-def _footer(omitted: Sequence[str], shortened: int, max_tokens: int, full: int) -> str:
+def _footer(omitted: Sequence[str], shortened: int, full: int) -> str:
     parts = []
     if omitted:
         parts.append(
@@ -325,10 +325,7 @@ def _footer(omitted: Sequence[str], shortened: int, max_tokens: int, full: int) 
         )
     if shortened:
         parts.append(f"{shortened} {'' if omitted else _plural(shortened, 'section') + ' '}shortened")
-    return (
-        f"{', '.join(parts)}: cut to fit max_tokens={max_tokens}; call hex_diff with a narrower range or "
-        f"max_tokens={full} to see everything."
-    )
+    return f"{', '.join(parts)}; call hex_diff with a narrower range or max_tokens={full} to see all."
 
 
 def _plural(count: int, noun: str) -> str:
@@ -406,7 +403,7 @@ class _Fitter:
             if (self.is_shown(s) or s == extra_section)
             and len(self.shown[s]) + (len(extra_blocks) if s == extra_section else 0) < len(self.blocks[s])
         )
-        footer = self.count("\n\n" + _footer(omitted, shortened, self.max_tokens, self.full))
+        footer = self.count("\n\n" + _footer(omitted, shortened, self.full))
         return self.spent + extra + shortened * self.marker + footer
 
     def try_admit(self, s: int, b: int | None) -> bool:
@@ -434,7 +431,7 @@ class _Fitter:
     def render(self) -> tuple[str, list[ShownSection], list[str]]:
         texts, views, omitted = _layout(self.sections, self.blocks, self.shown, self.headers)
         shortened = sum(not view.complete for view in views)
-        footer = _footer(omitted, shortened, self.max_tokens, self.full)
+        footer = _footer(omitted, shortened, self.full)
         return "\n\n".join([*texts, footer]), views, omitted
 
 
@@ -445,10 +442,10 @@ def render_sections(
 
     When everything fits, every section is shown whole. Otherwise lines are admitted by priority: first the
     list items and paragraphs about breaking changes, deprecations, removals and security (under a sub-heading
-    naming them, or mentioning them), from all sections newest first, each admitted if it still fits; then
-    every other line, newest section first, until the first that does not fit. A line brings its sub-headings
-    and its section's header along. Each shortened section ends with a marker counting the lines it hides, and
-    a last line names the sections left out and the ``max_tokens`` that would show everything.
+    naming them, or mentioning them), from all sections newest first, each admitted if it still fits; then, if
+    all of those fit, every other line, newest section first, until the first that does not fit. A line brings
+    its sub-headings and its section's header along. Each shortened section ends with a marker counting the
+    lines it hides, and a last line names the sections left out and the ``max_tokens`` that shows everything.
     """
     blocks = [_blocks(section.body) for section in sections]
     full_texts, full_views, _ = _layout(sections, blocks, None)
@@ -458,11 +455,15 @@ def render_sections(
         return RenderedChangelog(full_text, tuple(full_views), (), complete=True, full_tokens=full)
 
     fitter = _Fitter(sections, blocks, max_tokens, full, count_tokens)
+    important_left_out = False
     for s, section_blocks in enumerate(blocks):
         for b, block in enumerate(section_blocks):
             if block.heading_level == 0 and block.important:
-                fitter.try_admit(s, b)  # a long important item that does not fit leaves room for shorter ones
-    for s, section_blocks in enumerate(blocks):
+                # A long important item that does not fit leaves room for shorter ones after it.
+                important_left_out |= not fitter.try_admit(s, b)
+    # Ordinary lines only once every important one is in: otherwise a short ordinary line could take the room
+    # an important one was refused for.
+    for s, section_blocks in enumerate(blocks if not important_left_out else []):
         parents = {p for block in section_blocks if block.heading_level == 0 for p in block.parents}
         # Sub-headings come with their first line; one with no lines under it is admitted on its own.
         others = [b for b, block in enumerate(section_blocks) if block.heading_level == 0 or b not in parents]
