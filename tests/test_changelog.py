@@ -522,3 +522,32 @@ def test_changelog_from_a_release_tarball_to_a_budgeted_answer() -> None:
     changelog = read_changelog(tarball, expected_sha256=outer_sha256(tarball))
     chosen = select_sections(parse_sections(changelog.text), "1.9.1", "2.0.0")
     assert render(1000, chosen).text == FULL[FULL.index("## 2.0.0") : FULL.index("\n\n## 1.9.1")]
+
+
+STYLES = {
+    "keep-a-changelog": (
+        "# Changelog\n\n## [Unreleased]\n\n## [0.3.0] - 2026-02-01\n### Added\n- Three\n\n"
+        "## [0.2.0] - 2026-01-01\n### Fixed\n- Two\n\n[0.3.0]: https://example.org/v0.3.0\n"
+    ),
+    "elixir": "# Changelog\n\n## v0.3.0 (2026-02-01)\n\n  * Three\n\n## v0.2.0 (2026-01-01)\n\n  * Two\n",
+    "bare-h1": "# 0.3.0\n\n- Three\n\n# 0.2.0\n\n- Two\n",
+    "bare-h3": "# Demo\n\n### 0.3.0\n- Three\n### 0.2.0\n- Two\n",
+    "dash-date": "## 0.3.0 - 2026-02-01\n- Three\n\n## 0.2.0 - 2026-01-01\n- Two\n",
+    "pre-release": "## v0.3.0-rc.1\n- Three\n\n## v0.2.0\n- Two\n",
+    "unreleased": "## v0.3.0 (unreleased)\n- Three\n\n## v0.2.0 (2026-01-01)\n- Two\n",
+    "setext": "0.3.0\n=====\n- Three\n\n0.2.0\n=====\n- Two\n",
+    "plain": "Demo news\n\nv0.3.0 (2026-02-01)\n- Three\n\nv0.2.0 (2026-01-01)\n- Two\n",
+}
+
+
+@pytest.mark.parametrize("style", sorted(STYLES))
+def test_every_heading_style_through_a_release_tarball(style: str) -> None:
+    name = "NEWS.md" if style == "plain" else "CHANGELOG.md"
+    tarball = hex_tarball({"mix.exs": "defmodule Demo.MixProject do end\n", name: STYLES[style]})
+    changelog = read_changelog(tarball, expected_sha256=outer_sha256(tarball))
+    assert changelog.name == name
+    sections = parse_sections(changelog.text)
+    newest = "0.3.0-rc.1" if style == "pre-release" else "0.3.0"
+    assert [s.version for s in sections] == [newest, "0.2.0"]
+    assert [s.body.split("\n")[-1].strip(" -*") for s in sections] == ["Three", "Two"]
+    assert [s.version for s in select_sections(sections, "0.2.0", "0.3.0")] == [newest]
