@@ -79,7 +79,7 @@ _MiB = 1024 * 1024
 class TarLimits:
     """Bounds on reading one release tarball. The defaults admit every package hex.pm accepts."""
 
-    # hex.pm refuses to publish packages over 16 MB compressed and 128 MB uncompressed.
+    # hex.pm takes release tarballs up to 16 MiB, and hex_core refuses contents over 128 MiB unpacked.
     max_tarball_bytes: int = 16 * _MiB
     max_contents_bytes: int = 128 * _MiB
     # Source trees compress 3-20x; padding-heavy tars of tiny files a little more. Deflate tops out near 1032x.
