@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.metadata
-import re
 import sys
 import tempfile
 import time
@@ -27,6 +26,7 @@ from hex_mcp.cache import ResponseCache
 from hex_mcp.config import Settings, is_loopback
 from hex_mcp.errors import AuthError, HexError, NotFound
 from hex_mcp.fetch import CallBudget
+from hex_mcp.text import human_bytes, split_sentence
 from hex_mcp.upstream import UpstreamClient, clock_time
 
 Status = Literal["ok", "warn", "fail"]
@@ -44,7 +44,6 @@ PROBE_PACKAGE = "jason"
 # A diagnosis should report the first failure quickly rather than wait out the server's full deadline.
 PROBE_TIMEOUT = 10.0
 # A sentence ends at ". " before a capital letter, but not after an abbreviation such as "e.g.".
-_SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)\.\s+(?=[A-Z`])")
 
 
 @dataclass(frozen=True)
@@ -82,17 +81,6 @@ def redact_url(url: str) -> str:
     host = parts.hostname or ""
     netloc = f"***@{host}" + (f":{parts.port}" if parts.port else "")
     return urlunsplit(parts._replace(netloc=netloc))
-
-
-def human_bytes(size: int) -> str:
-    if size < 1024:
-        return f"{size} B"
-    value = size / 1024
-    for unit in ("KB", "MB"):
-        if value < 1024:
-            return f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GB"
 
 
 # -- the checks that need no network ---------------------------------------------------------------------
@@ -290,11 +278,11 @@ async def probe_upstream(settings: Settings, cache: ResponseCache | None = None)
             "check HEX_MCP_BASE_URL: it ends in /api (hex.pm) or /hex-api (gateway)",
         )
     except AuthError as exc:
-        what, _advice = split_advice(str(exc))
+        what, _advice = split_sentence(str(exc))
         check = Check("upstream", "fail", f"{request}: {what}", _key_fix(settings))
     except HexError as exc:
         # Upstream messages read "what happened. What to do."; the second half becomes the fix line.
-        what, advice = split_advice(str(exc))
+        what, advice = split_sentence(str(exc))
         check = Check(
             "upstream",
             "fail",
@@ -315,14 +303,6 @@ async def probe_upstream(settings: Settings, cache: ResponseCache | None = None)
     finally:
         await client.aclose()
     return Probe(check, rate_check(settings, client, answered=check.status != "fail"))
-
-
-def split_advice(message: str) -> tuple[str, str | None]:
-    """ "X failed (HTTP 401). Set Y." → ("X failed (HTTP 401).", "Set Y.")"""
-    end = _SENTENCE_END.search(message)
-    if end is None:
-        return message, None
-    return message[: end.start() + 1], message[end.end() :].strip() or None
 
 
 def _key_fix(settings: Settings) -> str:

@@ -29,6 +29,7 @@ from hex_mcp.cache import CacheEntry, ResponseCache, month_key
 from hex_mcp.config import Settings
 from hex_mcp.errors import BadResponse, HexError, OfflineMiss, QuotaExhausted
 from hex_mcp.models import Freshness
+from hex_mcp.text import first_sentence
 from hex_mcp.upstream import UpstreamClient, utc_iso
 
 log = logging.getLogger(__name__)
@@ -127,11 +128,6 @@ class CallBudget:
                 f"in {month_key()} UTC). Answers come from the cache only until next month; raise "
                 "HEX_MCP_MONTHLY_QUOTA to allow more calls."
             )
-
-
-def first_sentence(message: str) -> str:
-    """The part of an error message that says what happened, for one-line notes."""
-    return message.split(". ", 1)[0].rstrip(".")
 
 
 class Fetcher:

@@ -29,6 +29,7 @@ from hex_mcp.models import (
     SearchHit,
     SearchView,
 )
+from hex_mcp.text import human_bytes, shorten
 from hex_mcp.versions import is_prerelease
 
 NOT_VIA_GATEWAY = "not available via the gateway"
@@ -330,7 +331,7 @@ def _hit(h: SearchHit) -> str:
     if h.description:
         desc = " ".join(h.description.split())
         if len(desc) > SEARCH_DESCRIPTION_LIMIT:
-            desc = desc[:SEARCH_DESCRIPTION_LIMIT].rsplit(" ", 1)[0] + " …"
+            desc = shorten(desc, SEARCH_DESCRIPTION_LIMIT)
         line += f" — {desc}"
     return line
 
@@ -363,15 +364,6 @@ def search(view: SearchView) -> str:
     return "\n".join(lines)
 
 
-def _size(n: int | None) -> str:
-    if n is None:
-        return "?"
-    for div, unit in ((1024 * 1024 * 1024, "GB"), (1024 * 1024, "MB"), (1024, "KB")):
-        if n >= div:
-            return f"{n / div:.1f} {unit}"
-    return f"{n} B"
-
-
 def meta(view: MetaView) -> str:
     source = backend_for(view.backend).label
     lines = [
@@ -384,7 +376,7 @@ def meta(view: MetaView) -> str:
         ratio = f"{round(view.hit_ratio * 100)}%" if view.hit_ratio is not None else "n/a (no lookups yet)"
         lines.append(
             f"cache: {view.cache_dir} · {view.cache_entries if view.cache_entries is not None else '?'} entries · "
-            f"{_size(view.cache_size_bytes)} · hit ratio this process: {ratio}"
+            f"{human_bytes(view.cache_size_bytes)} · hit ratio this process: {ratio}"
         )
     quota = (
         f"{view.monthly_quota}" if view.monthly_quota is not None else "no limit set (HEX_MCP_MONTHLY_QUOTA)"
@@ -510,7 +502,7 @@ def _advisory_short(a: Advisory) -> str:
     if a.summary:
         text = " ".join(a.summary.split())
         if len(text) > ADVISORY_SUMMARY_LIMIT:
-            text = text[:ADVISORY_SUMMARY_LIMIT].rsplit(" ", 1)[0] + " …"
+            text = shorten(text, ADVISORY_SUMMARY_LIMIT)
         summary = f": {text}"
     return f"{a.id}{alias}{severity}{summary}"
 

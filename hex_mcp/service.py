@@ -25,7 +25,7 @@ from hex_mcp.errors import (
     PackageNotFound,
     ReleaseNotFound,
 )
-from hex_mcp.fetch import CallBudget, Fetched, Fetcher, first_sentence
+from hex_mcp.fetch import CallBudget, Fetched, Fetcher
 from hex_mcp.models import (
     OUTDATED_ORDER,
     DiffView,
@@ -51,6 +51,7 @@ from hex_mcp.resolve import (
     pick_version,
     retired_above,
 )
+from hex_mcp.text import first_sentence, shorten
 from hex_mcp.upgrade import DepCheck, build_diff, combined_freshness, outdated_row, sort_outdated
 from hex_mcp.upstream import UpstreamClient, utc_iso
 from hex_mcp.versions import Latest, hex_pick
@@ -116,7 +117,10 @@ class HexService:
     async def package(self, name: str) -> PackageView:
         fetched = await self._package(validate.package_name(name))
         pkg = fetched.value
-        description, truncated = shorten(pkg.description, DESCRIPTION_LIMIT)
+        description = shorten(pkg.description, DESCRIPTION_LIMIT) if pkg.description is not None else None
+        truncated = (
+            description is not None and len(" ".join((pkg.description or "").split())) > DESCRIPTION_LIMIT
+        )
         return PackageView(
             name=pkg.name,
             description=description,
@@ -380,19 +384,6 @@ class HexService:
             return []
         values = ["latest", *(r.version for r in pkg.releases)]
         return [v for v in values if v.startswith(prefix.strip())][:COMPLETION_MAX]
-
-
-# -- pure helpers ------------------------------------------------------------------------------------------
-
-
-def shorten(text: str | None, limit: int) -> tuple[str | None, bool]:
-    if text is None:
-        return None, False
-    flat = " ".join(text.split())
-    if len(flat) <= limit:
-        return flat, False
-    cut = flat[:limit].rsplit(" ", 1)[0].rstrip(",.;:")
-    return cut + " …", True
 
 
 _NAME_PREFIX_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")

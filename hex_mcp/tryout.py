@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
-import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -26,6 +25,7 @@ from mcp.types import CallToolResult, TextContent, Tool
 
 from hex_mcp.config import Settings
 from hex_mcp.server import create_server
+from hex_mcp.text import shorten, split_sentence
 
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
@@ -144,18 +144,12 @@ def unknown_tool_message(name: str, tools: Sequence[Tool]) -> str:
 
 
 # A sentence ends at ". " before a capital letter, but not after an abbreviation such as "e.g.".
-_SENTENCE_END = re.compile(r"(?<!\be\.g)(?<!\bi\.e)(?<!\betc)\.\s+(?=[A-Z`])")
 
 
 def one_line(text: str | None, width: int = DESCRIPTION_WIDTH) -> str:
     """The first sentence of a description, cut at a word boundary to at most `width` characters."""
-    flat = " ".join((text or "").split())
-    end = _SENTENCE_END.search(flat)
-    sentence = flat[: end.start() + 1] if end else flat
-    if len(sentence) <= width:
-        return sentence
-    cut = sentence[: width - 1]
-    return (cut.rsplit(" ", 1)[0] if " " in cut else cut).rstrip(",;:") + "…"
+    sentence, _rest = split_sentence(" ".join((text or "").split()))
+    return shorten(sentence, width - 1, ellipsis="…") if len(sentence) > width else sentence
 
 
 def _span(low: Any, high: Any, unit: str = "") -> str | None:

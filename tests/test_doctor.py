@@ -20,9 +20,9 @@ from hex_mcp.doctor import (
     human_bytes,
     redact_url,
     render,
-    split_advice,
 )
 from hex_mcp.service import HexService
+from hex_mcp.text import split_sentence
 from tests.conftest import OANOR_KEY
 from tests.fake_upstream import FakeUpstream
 
@@ -245,13 +245,13 @@ def test_python_version_check() -> None:
     assert "3.11" in old.fix
 
 
-def test_split_advice() -> None:
-    assert split_advice("hex.pm is unreachable (ConnectError). Check the network.") == (
+def test_split_sentence() -> None:
+    assert split_sentence("hex.pm is unreachable (ConnectError). Check the network.") == (
         "hex.pm is unreachable (ConnectError).",
         "Check the network.",
     )
-    assert split_advice("No advice here") == ("No advice here", None)
-    assert split_advice("Name (e.g. plug). Try again.")[1] == "Try again."
+    assert split_sentence("No advice here") == ("No advice here", None)
+    assert split_sentence("Name (e.g. plug). Try again.")[1] == "Try again."
 
 
 def test_redact_url_and_sizes() -> None:
