@@ -12,7 +12,7 @@ otherwise read for the same data:
 
 Target: tool text <= 20% of raw per tool and backend (ratio of sums). Each answer is also held to its budget
 (package 300, releases 600, release 350, search 700, meta 250). Exit status 1 when a target is missed.
-Deterministic: the fake upstream serves `tests/fixtures`, so the numbers only change when code or fixtures do.
+Deterministic: the fake upstream serves `fakehex/fixtures`, so the numbers only change when code or fixtures do.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ regexes over the concatenated text, `isError` as expected, tokens within budget)
 which fact went missing.
 
 Modes:
-- replay (default): the tests' fake upstream (`tests.fake_upstream`) serves both API shapes from
-  `tests/fixtures`, on loopback, so a run is deterministic and offline. Upstream calls per case come from the
+- replay (default): the fake upstream (`fakehex`) serves both API shapes from
+  `fakehex/fixtures`, on loopback, so a run is deterministic and offline. Upstream calls per case come from the
   fake's hit counter.
 - `--live`: real hex.pm (and the gateway when OANOR_API_KEY is set); cases marked `live_skip` are skipped
   because their facts change over time. Upstream calls come from the server's own monthly call counter.
@@ -40,7 +40,7 @@ from mcp.types import CallToolResult
 
 if TYPE_CHECKING:
     from evals.model_loop import ChatModel
-    from tests.fake_upstream import FakeUpstream
+    from fakehex.upstream import FakeUpstream
 
 EVALS_DIR = Path(__file__).resolve().parent
 REPO_ROOT = EVALS_DIR.parent
@@ -354,17 +354,17 @@ async def stdio_client(env: dict[str, str], *, command: str | None = None) -> As
 
 def _fake_upstream_class() -> type[FakeUpstream]:
     try:
-        from tests.fake_upstream import FakeUpstream  # noqa: PLC0415 - only replay mode needs the fake
+        from fakehex.upstream import FakeUpstream  # noqa: PLC0415 - only replay mode needs the fake
     except ImportError:
         # `python -m evals` from the repo root has it on sys.path already; other working directories do not.
         sys.path.insert(0, str(REPO_ROOT))
-        from tests.fake_upstream import FakeUpstream  # noqa: PLC0415
+        from fakehex.upstream import FakeUpstream  # noqa: PLC0415
     return FakeUpstream
 
 
 @contextmanager
 def replay_upstream() -> Iterator[FakeUpstream]:
-    """The fake upstream on a free loopback port, serving `tests/fixtures` in both API shapes."""
+    """The fake upstream on a free loopback port, serving `fakehex/fixtures` in both API shapes."""
     with _fake_upstream_class()(oanor_key=TEST_OANOR_KEY) as fake:
         # hex.pm's window (100 a minute) is the rate governor's business and has its own tests; a replay that
         # grows past it should measure answers, not waits.

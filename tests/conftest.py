@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from fakehex.upstream import FakeUpstream
 from hex_mcp.config import Secret, Settings, TTLs
 from hex_mcp.server import create_server
-from tests.fake_upstream import FakeUpstream
 
 OANOR_KEY = "test-oanor-key"
 HEX_KEY = "0123456789abcdef0123456789abcdef"

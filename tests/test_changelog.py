@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from fakehex.tarballs import hex_tarball, outer_sha256
 from hex_mcp.changelog import (
     RenderedChangelog,
     Section,
@@ -20,7 +21,6 @@ from hex_mcp.changelog import (
 from hex_mcp.tarball import read_changelog
 from hex_mcp.versions import Version, VersionError
 from tests.helpers import tokens
-from tests.tarball_builder import hex_tarball, outer_sha256
 
 # --- parsing -----------------------------------------------------------------------------------------------
 

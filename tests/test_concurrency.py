@@ -13,9 +13,9 @@ from mcp import Client, StdioServerParameters
 from mcp.client.session import ClientSession
 from mcp.client.stdio import stdio_client
 
+from fakehex.upstream import DEFAULT_FIXTURES, FakeUpstream, Fault
 from hex_mcp.config import Settings
 from hex_mcp.server import create_server
-from tests.fake_upstream import DEFAULT_FIXTURES, FakeUpstream, Fault
 from tests.test_e2e import hex_mcp_command, server_env
 
 pytestmark = pytest.mark.anyio

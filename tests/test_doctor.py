@@ -11,6 +11,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from fakehex.upstream import FakeUpstream
 from hex_mcp import cli
 from hex_mcp.config import Secret, Settings
 from hex_mcp.doctor import (
@@ -24,7 +25,6 @@ from hex_mcp.doctor import (
 from hex_mcp.service import HexService
 from hex_mcp.text import split_sentence
 from tests.conftest import OANOR_KEY
-from tests.fake_upstream import FakeUpstream
 
 NAMES = [
     "python",

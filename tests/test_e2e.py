@@ -18,8 +18,8 @@ from mcp import Client, StdioServerParameters
 from mcp.client.session import ClientSession
 from mcp.client.sse import sse_client
 
+from fakehex.upstream import FakeUpstream
 from tests.conftest import OANOR_KEY
-from tests.fake_upstream import FakeUpstream
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 

@@ -45,10 +45,10 @@ from evals.runner import (
     select_cases,
     summary_line,
 )
+from fakehex.upstream import FakeUpstream
 from hex_mcp.config import Secret, Settings, TTLs
 from hex_mcp.server import create_server
 from tests.conftest import OANOR_KEY
-from tests.fake_upstream import FakeUpstream
 
 pytestmark = pytest.mark.anyio
 

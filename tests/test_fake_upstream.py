@@ -17,7 +17,7 @@ from typing import Any
 import httpx2
 import pytest
 
-from tests.fake_upstream import DEFAULT_FIXTURES, FAULT_KINDS, FakeUpstream, Fault, version_key
+from fakehex.upstream import DEFAULT_FIXTURES, FAULT_KINDS, FakeUpstream, Fault, version_key
 
 UA = {"user-agent": "hex-mcp-tests/0.1.0"}
 KEY = {"x-oanor-key": "test-oanor-key"}
@@ -537,7 +537,7 @@ def test_standalone_prints_url_and_serves(client: httpx2.Client) -> None:
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": str(root)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fake_upstream", "--port", "0", "--fixtures", str(DEFAULT_FIXTURES)],
+        [sys.executable, "-m", "fakehex.upstream", "--port", "0", "--fixtures", str(DEFAULT_FIXTURES)],
         cwd=root,
         env=env,
         stdout=subprocess.PIPE,

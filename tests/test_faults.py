@@ -21,9 +21,7 @@ import httpx2
 import pytest
 from mcp import Client
 
-from hex_mcp.config import Settings, TTLs
-from hex_mcp.server import create_server
-from tests.fake_upstream import (
+from fakehex.upstream import (
     DEFAULT_FIXTURES,
     FakeUpstream,
     Fault,
@@ -32,6 +30,8 @@ from tests.fake_upstream import (
     gateway_release,
     hexpm_json,
 )
+from hex_mcp.config import Settings, TTLs
+from hex_mcp.server import create_server
 
 pytestmark = pytest.mark.anyio
 

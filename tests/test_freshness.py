@@ -13,13 +13,13 @@ import httpx2
 import pytest
 from mcp import Client
 
+from fakehex.upstream import FakeUpstream, Fault
 from hex_mcp import cli
 from hex_mcp.config import Settings, TTLs
 from hex_mcp.errors import OfflineMiss, PackageNotFound, QuotaExhausted, RateLimited
 from hex_mcp.fetch import SingleFlight
 from hex_mcp.server import create_server
 from hex_mcp.service import HexService
-from tests.fake_upstream import FakeUpstream, Fault
 
 pytestmark = pytest.mark.anyio
 

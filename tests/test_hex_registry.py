@@ -1,6 +1,6 @@
 """The Hex Registry v2 reader: real hex.pm-signed files, and every way a file can be rejected.
 
-Real files are in tests/fixtures/registry (see its README). Synthetic ones come from tests/registry_builder.py,
+Real files are in tests/fixtures/registry (see its README). Synthetic ones come from fakehex/registry_files.py,
 signed with a key generated for this module.
 """
 
@@ -18,6 +18,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from fakehex import registry_files as rb
 from hex_mcp.errors import HexError
 from hex_mcp.registry import (
     HEXPM_PUBLIC_KEY,
@@ -36,7 +37,6 @@ from hex_mcp.registry import (
     read_versions,
     wire,
 )
-from tests import registry_builder as rb
 
 FIXTURES = Path(__file__).parent / "fixtures" / "registry"
 EXFMT = (FIXTURES / "packages-exfmt").read_bytes()
@@ -656,9 +656,9 @@ def test_wire_int32_reinterpretation() -> None:
 
 
 def test_registry_files_built_from_the_api_fixtures_read_back_unchanged(key: rsa.RSAPrivateKey) -> None:
-    from tests.fake_upstream import load_registry
+    from fakehex.upstream import DEFAULT_FIXTURES, load_registry
 
-    registry = load_registry(Path(__file__).parent / "fixtures")
+    registry = load_registry(DEFAULT_FIXTURES)
     public = key.public_key()
     packages = []
     for name, doc in sorted(registry.packages.items()):

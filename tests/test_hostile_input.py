@@ -18,13 +18,13 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from mcp import Client
 
+from fakehex.upstream import FakeUpstream, Hit
 from hex_mcp import validate
 from hex_mcp.config import Settings
 from hex_mcp.errors import HexError, InvalidInput
 from hex_mcp.server import create_server
 from hex_mcp.service import HexService
 from hex_mcp.versions import Version
-from tests.fake_upstream import FakeUpstream, Hit
 
 pytestmark = pytest.mark.anyio
 

@@ -24,10 +24,10 @@ from mcp.client.session import ClientSession
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
 
+from fakehex.upstream import FakeUpstream
 from hex_mcp.config import Secret, Settings
 from hex_mcp.http_app import http_app
 from hex_mcp.server import create_server
-from tests.fake_upstream import FakeUpstream
 from tests.helpers import INITIALIZE, MCP_HEADERS
 from tests.test_e2e import free_port, hex_mcp_command, server_env
 

@@ -17,7 +17,7 @@ from typing import IO, Any
 import httpx2
 import pytest
 
-from tests.fake_upstream import FakeUpstream, Fault
+from fakehex.upstream import FakeUpstream, Fault
 from tests.test_e2e import free_port, hex_mcp_command, server_env
 from tests.test_http_security import INITIALIZE, MCP_HEADERS, wait_for_health
 

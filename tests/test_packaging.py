@@ -16,8 +16,8 @@ from types import ModuleType
 import pytest
 from mcp import Client, StdioServerParameters
 
+from fakehex.upstream import FakeUpstream
 from hex_mcp import __version__
-from tests.fake_upstream import FakeUpstream
 from tests.test_registry_files import MANIFEST, resolve_mcp_config
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,12 +13,12 @@ import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 
+from fakehex.upstream import FakeUpstream
 from hex_mcp import __version__
 from hex_mcp.config import LOG_LEVELS, Settings
 from hex_mcp.models import BACKEND_NAMES as BACKENDS
 from hex_mcp.tryout import list_tools
 from tests.conftest import OANOR_KEY
-from tests.fake_upstream import FakeUpstream
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_JSON = json.loads((ROOT / "server.json").read_text(encoding="utf-8"))

@@ -8,11 +8,11 @@ import pytest
 from mcp import Client, MCPError
 from mcp.types import INVALID_PARAMS, PromptReference, ResourceTemplateReference
 
+from fakehex.upstream import FakeUpstream, Fault
 from hex_mcp.backends import backend_for
 from hex_mcp.config import Settings
 from hex_mcp.models import BackendName
 from hex_mcp.server import create_server
-from tests.fake_upstream import FakeUpstream, Fault
 
 pytestmark = pytest.mark.anyio
 

@@ -20,9 +20,9 @@ from mcp import Client, StdioServerParameters
 from mcp.client.session import ClientSession
 from mcp.client.stdio import stdio_client
 
+from fakehex.upstream import FakeUpstream, Fault
 from hex_mcp.config import Settings
 from hex_mcp.server import create_server
-from tests.fake_upstream import FakeUpstream, Fault
 from tests.helpers import INITIALIZE, MCP_HEADERS
 from tests.test_e2e import free_port, hex_mcp_command
 from tests.test_http_security import wait_for_health

@@ -1,6 +1,6 @@
 """Reading the changelog out of Hex release tarballs: honest packages, and hostile ones that must trip a bound.
 
-Every tarball is built here in memory (tests/tarball_builder.py); every changelog text is written for the test.
+Every tarball is built here in memory (fakehex/tarballs.py); every changelog text is written for the test.
 """
 
 from __future__ import annotations
@@ -17,6 +17,14 @@ from typing import get_args
 
 import pytest
 
+from fakehex.tarballs import (
+    Entry,
+    contents_tar,
+    gzip,
+    hex_tarball,
+    many_members_tar,
+    outer_sha256,
+)
 from hex_mcp.errors import HexError
 from hex_mcp.tarball import (
     CHANGELOG_NAMES,
@@ -25,14 +33,6 @@ from hex_mcp.tarball import (
     TarballReason,
     TarLimits,
     read_changelog,
-)
-from tests.tarball_builder import (
-    Entry,
-    contents_tar,
-    gzip,
-    hex_tarball,
-    many_members_tar,
-    outer_sha256,
 )
 
 DEFAULT_LIMITS = TarLimits()

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from fakehex.upstream import FakeUpstream, Fault
 from hex_mcp.config import Settings
 from hex_mcp.server import INSTRUCTIONS, create_server
-from tests.fake_upstream import FakeUpstream, Fault
 from tests.helpers import text_of, tokens
 
 pytestmark = pytest.mark.anyio

@@ -13,6 +13,7 @@ import pytest
 from mcp import Client
 from mcp.types import CallToolResult, Tool
 
+from fakehex.upstream import FakeUpstream
 from hex_mcp import cli
 from hex_mcp.config import Settings
 from hex_mcp.server import create_server
@@ -28,7 +29,6 @@ from hex_mcp.tryout import (
     result_text,
     schema_types,
 )
-from tests.fake_upstream import FakeUpstream
 
 RELEASES_TOOL = Tool(
     name="hex_releases",

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from fakehex.upstream import FakeUpstream
 from hex_mcp import render
 from hex_mcp.models import Advisory, DepChange, Dependency, DiffView, Freshness, Retirement
-from tests.fake_upstream import FakeUpstream
 from tests.helpers import tokens
 
 pytestmark = pytest.mark.anyio

@@ -11,13 +11,13 @@ import anyio
 import pytest
 from mcp import Client
 
+from fakehex.upstream import DEFAULT_FIXTURES, FakeUpstream, Fault
 from hex_mcp import render, upgrade
 from hex_mcp.config import Settings
 from hex_mcp.models import Advisory, Freshness, OutdatedRow, OutdatedView, Retirement, SkippedDepView
 from hex_mcp.server import create_server
 from hex_mcp.service import OUTDATED_CONCURRENCY, HexService
 from hex_mcp.versions import Version
-from tests.fake_upstream import DEFAULT_FIXTURES, FakeUpstream, Fault
 from tests.helpers import tokens
 
 pytestmark = pytest.mark.anyio

@@ -8,7 +8,7 @@ fixtures, so both backends always describe the same registry.
 
 Standalone use (eval runner, benchmarks, end-to-end tests in another process):
 
-    python -m tests.fake_upstream --port 0 --fixtures tests/fixtures/hexpm
+    python -m fakehex --port 0 --fixtures fakehex/fixtures
 
 prints `http://127.0.0.1:PORT` on its first stdout line and serves until killed. A process that does not
 share memory with the server can steer it through the `/__fake__/` control routes (see `_control`).
@@ -37,7 +37,7 @@ from types import TracebackType
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-DEFAULT_FIXTURES = Path(__file__).resolve().parent / "fixtures" / "hexpm"
+DEFAULT_FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 HEXPM_PREFIX = "/api"
 OANOR_PREFIX = "/hex-api"
@@ -1305,9 +1305,7 @@ class _Server(ThreadingHTTPServer):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m tests.fake_upstream", description=__doc__.split("\n\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m fakehex", description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES, help="fixtures directory")
     parser.add_argument("--oanor-key", default="test-oanor-key", help="accepted x-oanor-key value")

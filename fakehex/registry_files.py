@@ -9,10 +9,10 @@ well-formed or not, signed by a key generated in the test session rather than he
 
 Values the reader reports as "unknown(N)" encode back to N, so unknown enum values can be built too.
 
-`package_from_api` turns the hex.pm API documents of tests/fixtures/hexpm into the matching registry package, so a
+`package_from_api` turns the hex.pm API documents of fakehex/fixtures into the matching registry package, so a
 fake upstream can serve `/packages/NAME`, `/versions` and `/names` that agree with its JSON API:
 
-    registry = load_registry(FIXTURES)          # tests.fake_upstream
+    registry = load_registry(FIXTURES)          # fakehex.upstream
     pkg = package_from_api(registry.packages["hackney"], lambda v: registry.release("hackney", v))
 """
 
@@ -29,6 +29,7 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from fakehex.upstream import version_key
 from hex_mcp.registry import (
     RegistryAdvisory,
     RegistryDependency,
@@ -40,7 +41,6 @@ from hex_mcp.registry import (
     RegistryVersionsEntry,
 )
 from hex_mcp.registry.decode import RETIREMENT_REASONS, SEVERITIES
-from tests.fake_upstream import version_key
 
 _UNKNOWN = re.compile(r"unknown\((-?\d+)\)")
 
