@@ -50,7 +50,7 @@ import stat
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -123,7 +123,7 @@ class CacheEntry:
 
 @dataclass(frozen=True)
 class CacheStats:
-    """What `ResponseCache.stats_typed` reports; `stats()` is the same as a dict."""
+    """What `ResponseCache.stats` reports."""
 
     dir: str | None
     enabled: bool
@@ -512,7 +512,7 @@ class ResponseCache:
 
     # -- operator commands -----------------------------------------------------------------------------
 
-    def stats_typed(self) -> CacheStats:
+    def stats(self) -> CacheStats:
         entries = size = None
         if self._store is not None:
             try:
@@ -530,9 +530,6 @@ class ResponseCache:
             size_bytes=size,
             hit_ratio=round(self.hits / lookups, 3) if lookups else None,
         )
-
-    def stats(self) -> dict[str, Any]:
-        return asdict(self.stats_typed())
 
     def _iter_keys(self) -> Iterator[str]:
         assert self._store is not None

@@ -33,9 +33,9 @@ def run_cache_command(settings: Settings, args: argparse.Namespace) -> int:
         if action == "stats":
             stats = cache.stats()
             quota = settings.monthly_quota if settings.monthly_quota is not None else "unlimited"
-            _out(f"dir: {stats['dir'] or 'disabled'}")
-            _out(f"entries: {stats['entries'] if stats['entries'] is not None else '?'}")
-            _out(f"size: {stats['size_bytes'] if stats['size_bytes'] is not None else '?'} bytes")
+            _out(f"dir: {stats.dir or 'disabled'}")
+            _out(f"entries: {stats.entries if stats.entries is not None else '?'}")
+            _out(f"size: {stats.size_bytes if stats.size_bytes is not None else '?'} bytes")
             _out(
                 f"upstream calls this month ({settings.backend}): {cache.calls_this_month(settings.backend)}"
                 f" · quota: {quota}"

@@ -22,7 +22,7 @@ import anyio
 
 from hex_mcp import __version__
 from hex_mcp.backends import backend_for
-from hex_mcp.cache import ResponseCache
+from hex_mcp.cache import ResponseCache, cache_dir_problem
 from hex_mcp.config import Settings, is_loopback
 from hex_mcp.errors import AuthError, HexError, NotFound
 from hex_mcp.fetch import CallBudget
@@ -38,6 +38,8 @@ PACKAGES = (
     ("httpx2", "httpx2"),
     ("pydantic", "pydantic"),
     ("diskcache", "diskcache"),
+    ("resolvelib", "resolvelib"),
+    ("cryptography", "cryptography"),
 )
 # A small, long-lived package: cheap for hex.pm to serve, and always there.
 PROBE_PACKAGE = "jason"
@@ -183,6 +185,10 @@ def check_cache_dir(settings: Settings) -> Check:
             "unset HEX_MCP_NO_CACHE for faster, quota-friendly answers",
         )
     directory = settings.cache_dir
+    if (problem := cache_dir_problem(directory)) is not None:
+        return Check(
+            "cache dir", "fail", problem, "point HEX_MCP_CACHE_DIR (or --cache-dir) at a real directory"
+        )
     try:
         directory.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=directory, prefix=".hex-mcp-doctor-", delete=True) as probe:
@@ -209,7 +215,7 @@ def check_cache(settings: Settings, cache: ResponseCache) -> Check:
     if not cache.enabled:
         return Check("cache", "warn", f"not in use; {budget}")
     stats = cache.stats()
-    entries, size = stats["entries"], stats["size_bytes"]
+    entries, size = stats.entries, stats.size_bytes
     if entries is None or size is None:
         return Check(
             "cache",
@@ -232,7 +238,7 @@ def check_cache(settings: Settings, cache: ResponseCache) -> Check:
 def check_offline(settings: Settings, cache: ResponseCache) -> Check:
     if not settings.offline:
         return Check("offline", "ok", "off: answers come from upstream and are cached")
-    entries = cache.stats()["entries"] if cache.enabled else None
+    entries = cache.stats().entries if cache.enabled else None
     if not entries:
         return Check(
             "offline",

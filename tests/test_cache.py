@@ -36,9 +36,9 @@ def test_roundtrip_and_stats(tmp_path: Path) -> None:
     cache.record_lookup(hit=True)
     cache.record_lookup(hit=False)
     stats = cache.stats()
-    assert stats["entries"] == 1 and stats["hit_ratio"] == 0.5 and stats["size_bytes"] > 0
+    assert stats.entries == 1 and stats.hit_ratio == 0.5 and stats.size_bytes > 0
     assert cache.clear() == 1
-    assert cache.stats()["entries"] == 0
+    assert cache.stats().entries == 0
     cache.close()
 
 
@@ -123,7 +123,7 @@ def test_corrupt_cache_file_disables_the_cache(tmp_path: Path, caplog: pytest.Lo
 
 def test_disabled_cache(tmp_path: Path) -> None:
     cache = ResponseCache(Settings(cache_dir=tmp_path, cache_enabled=False))
-    assert not cache.enabled and cache.stats()["dir"] is None
+    assert not cache.enabled and cache.stats().dir is None
     assert not any(tmp_path.iterdir())
 
 
@@ -135,8 +135,8 @@ def test_size_limit_evicts(tmp_path: Path) -> None:
             cache.key(Endpoint("package", f"/packages/p{i}")), CacheEntry({"blob": blob}, 1.0), ttl=3600
         )
     stats = cache.stats()
-    assert stats["size_bytes"] < 2 * 1024 * 1024
-    assert stats["entries"] < 40
+    assert stats.size_bytes < 2 * 1024 * 1024
+    assert stats.entries < 40
     cache.close()
 
 
@@ -160,5 +160,5 @@ def test_two_processes_share_one_cache_dir(tmp_path: Path) -> None:
     assert [p.wait(timeout=60) for p in procs] == [0, 0]
     cache = ResponseCache(Settings(cache_dir=tmp_path))
     assert cache.calls_this_month("oanor") == 400
-    assert cache.stats()["entries"] == 400
+    assert cache.stats().entries == 400
     cache.close()

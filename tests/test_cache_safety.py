@@ -378,7 +378,7 @@ def test_a_symlinked_cache_dir_is_refused_with_one_warning(
         assert cache.get(cache.key(ENDPOINT)) is None
         cache.count_call("hexpm")
         assert cache.calls_this_month("hexpm") == 1  # counted in memory
-        assert cache.stats()["enabled"] is False
+        assert cache.stats().enabled is False
     assert not cache.enabled
     assert cache_records(caplog) == [
         f"cache disabled (UnsafeCacheDir: {link} is a symbolic link; the cache only uses a real directory, so "

@@ -155,6 +155,18 @@ def test_unwritable_cache_dir_fails(
     assert "\nfail cache dir" in capsys.readouterr().out
 
 
+def test_symlinked_cache_dir_fails_as_the_server_would_refuse_it(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    link = tmp_path / "cache"
+    link.symlink_to(real)
+    check = run(make_settings("hexpm", cache_dir=link))["cache dir"]
+    assert (check.status, check.fix) == ("fail", "point HEX_MCP_CACHE_DIR (or --cache-dir) at a real directory")
+    assert check.detail.startswith(f"{link} is a symbolic link")
+
+
 def test_key_values_never_appear(
     fake: FakeUpstream,
     tmp_path: Path,

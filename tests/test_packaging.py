@@ -21,7 +21,7 @@ from hex_mcp import __version__
 from tests.test_registry_files import MANIFEST, resolve_mcp_config
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGE_FILES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "hex_mcp").glob("*.py"))
+PACKAGE_FILES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "hex_mcp").rglob("*.py"))
 
 
 def load_build_script() -> ModuleType:
