@@ -4,7 +4,8 @@
     ├── InvalidInput              an argument was rejected before any upstream call
     ├── NotFound
     │   ├── PackageNotFound       no such package on Hex
-    │   └── ReleaseNotFound       the package exists, the version does not (names the nearest ones)
+    │   ├── ReleaseNotFound       the package exists, the version does not (names the nearest ones)
+    │   └── ReleaseDocMissing     the version is listed, but its own document is not served
     ├── UpstreamError             upstream answered, but not with data
     │   ├── AuthError             401/403: key missing, invalid or blocked
     │   ├── PlanError             402: the gateway plan does not cover the call
@@ -64,6 +65,18 @@ class ReleaseNotFound(NotFound):
         self.name = name
         self.version = version
         self.nearest = tuple(nearest)
+
+
+class ReleaseDocMissing(NotFound):
+    """The package lists the version, yet the upstream has no document for it (an upstream inconsistency)."""
+
+    def __init__(self, name: str, version: str, label: str) -> None:
+        super().__init__(
+            f"{label} lists {name} {version}, but its release document could not be fetched (HTTP 404). Try again "
+            f"later, or ask for another version (hex_releases with name='{name}' lists them)."
+        )
+        self.name = name
+        self.version = version
 
 
 class UpstreamError(HexError):

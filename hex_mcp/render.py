@@ -13,6 +13,7 @@ from hex_mcp.backends import backend_for
 from hex_mcp.models import (
     OUTDATED_ORDER,
     Advisory,
+    BackendName,
     DepChange,
     Dependency,
     DiffView,
@@ -87,9 +88,12 @@ def advisory_text(a: Advisory) -> str:
     return f"{a.id}{aliases}{severity}{summary}{affected}{url}"
 
 
-def advisories_lines(advisories: list[Advisory] | None, *, label: str = "advisories") -> list[str]:
+def advisories_lines(
+    advisories: list[Advisory] | None, source: BackendName, *, label: str = "advisories"
+) -> list[str]:
     if advisories is None:
-        return [f"{label}: {NOT_VIA_GATEWAY}"]
+        # Only the gateway lacks advisories as a rule; a hex.pm document without them is merely silent.
+        return [] if backend_for(source).has_advisories else [f"{label}: {NOT_VIA_GATEWAY}"]
     if not advisories:
         return [f"{label}: none"]
     return [f"{label} ({len(advisories)}):", *(f"- {advisory_text(a)}" for a in advisories)]
@@ -124,7 +128,8 @@ def _month_day(date: str | None) -> str:
 
 def _listed_ref(r: ReleaseRef) -> str:
     flags = f" {retirement_text(r.retirement)}" if r.retirement else ""
-    return f"{r.version} {_month_day(r.published)}{flags}"
+    date = f" {_month_day(r.published)}" if r.published else ""
+    return f"{r.version}{date}{flags}"
 
 
 def _more_line(hidden: int, call: str) -> str:
@@ -166,7 +171,7 @@ def package(view: PackageView) -> str:
         lines.append(" · ".join(install))
     if view.retired_count is None:
         lines.append(f"retirements: {NOT_VIA_GATEWAY}")
-    lines.extend(advisories_lines(view.advisories))
+    lines.extend(advisories_lines(view.advisories, view.freshness.source))
     dates = [
         d
         for d in (view.inserted and f"created {view.inserted}", view.updated and f"updated {view.updated}")
@@ -178,14 +183,17 @@ def package(view: PackageView) -> str:
     return "\n".join(lines)
 
 
+_UNDATED = "????"
+
+
 def _year(r: ReleaseRef) -> str:
-    return r.published[:4] if r.published else "????"
+    return r.published[:4] if r.published else _UNDATED
 
 
 def _pre_run(refs: Sequence[ReleaseRef], start: int) -> int:
     """End (exclusive) of the run of unretired pre-releases of one version and year that starts at `start`."""
     first = refs[start]
-    if "-" not in first.version or first.retirement:
+    if not is_prerelease(first.version) or first.retirement:
         return start + 1
     base = first.version.split("-", 1)[0]
     end = start + 1
@@ -210,8 +218,8 @@ def _release_entries(refs: Sequence[ReleaseRef]) -> list[tuple[str, str]]:
         end = _pre_run(refs, i)
         if end - i >= 2:
             newest, oldest = refs[i], refs[end - 1]
-            dates = f"{_month_day(oldest.published)}…{_month_day(newest.published)}"
-            entries.append((_year(newest), f"{oldest.version}…{newest.version.split('-', 1)[1]} {dates}"))
+            dates = f" {_month_day(oldest.published)}…{_month_day(newest.published)}" if newest.published else ""
+            entries.append((_year(newest), f"{oldest.version}…{newest.version.split('-', 1)[1]}{dates}"))
         else:
             entries.append((_year(refs[i]), _listed_ref(refs[i])))
         i = end
@@ -219,17 +227,17 @@ def _release_entries(refs: Sequence[ReleaseRef]) -> list[tuple[str, str]]:
 
 
 def _group_by_year(refs: Sequence[ReleaseRef]) -> list[str]:
-    lines: list[str] = []
-    year: str | None = None
-    current: list[str] = []
+    """One line per year, newest year first, each in SemVer order; undated releases in one last line.
+
+    Publish order is not SemVer order (a 3.9.6 backport ships after 3.10.0), so a year is gathered, never split.
+    """
+    by_year: dict[str, list[str]] = {}
     for ref_year, text in _release_entries(refs):
-        if ref_year != year:
-            if current:
-                lines.append(f"{year}: " + ", ".join(current))
-            year, current = ref_year, []
-        current.append(text)
-    if current:
-        lines.append(f"{year}: " + ", ".join(current))
+        by_year.setdefault(ref_year, []).append(text)
+    undated = by_year.pop(_UNDATED, None)
+    lines = [f"{year}: " + ", ".join(by_year[year]) for year in sorted(by_year, reverse=True)]
+    if undated:
+        lines.append(f"{'date' if lines else 'dates'} unknown: " + ", ".join(undated))
     return lines
 
 
@@ -298,7 +306,7 @@ def release(view: ReleaseView) -> str:
         facts.append(f"downloads: {humanize(r.downloads)}")
     lines.append(" · ".join(facts))
     lines.append(dependencies_text(r.dependencies))
-    lines.extend(advisories_lines(r.advisories))
+    lines.extend(advisories_lines(r.advisories, view.freshness.source))
     if r.checksum:
         lines.append(f"checksum (sha256): {r.checksum}")
     extras = [
@@ -478,7 +486,8 @@ def diff(view: DiffView) -> str:
             + _retired_at(view.to_version, view.to_retirement)
         )
     if not view.advisories_known:
-        lines.append(f"advisories: {NOT_VIA_GATEWAY}")
+        if not backend_for(view.freshness.source).has_advisories:
+            lines.append(f"advisories: {NOT_VIA_GATEWAY}")
     elif not (view.advisories_fixed or view.advisories_introduced or view.advisories_unfixed):
         lines.append("advisories: none affect either version")
     else:

@@ -23,6 +23,7 @@ from hex_mcp.errors import (
     InvalidInput,
     NotFound,
     PackageNotFound,
+    ReleaseDocMissing,
     ReleaseNotFound,
 )
 from hex_mcp.fetch import CallBudget, Fetched, Fetcher
@@ -109,8 +110,10 @@ class HexService:
                 memo="parse_release",  # `name` is part of the release path, hence of the cache key
             )
         except NotFound:
-            releases = await self._releases(name)  # raises PackageNotFound when the package itself is missing
-            raise ReleaseNotFound(name, version, nearest_versions(releases.value, version)) from None
+            releases = (await self._releases(name)).value  # raises PackageNotFound when the package is missing
+            if any(r.version == version for r in releases.releases):
+                raise ReleaseDocMissing(name, version, self.backend.label) from None
+            raise ReleaseNotFound(name, version, nearest_versions(releases, version)) from None
 
     # -- tools -------------------------------------------------------------------------------------------
 

@@ -417,3 +417,32 @@ def test_releases_collapse_runs_of_prereleases() -> None:
         "1.7.0-rc.1 Feb 3",
         "2024: 1.7.0-rc.0 Dec 31, 1.6.0-rc.0…rc.1 Sep 1…Oct 1",
     ]
+
+
+def test_missing_advisory_data_blames_the_gateway_only_on_the_gateway() -> None:
+    release = _release(advisories=None)
+    assert "advisories" not in render.release(ReleaseView(release=release, freshness=LIVE))
+    gateway = render.release(ReleaseView(release=release, freshness=CACHED))
+    assert "advisories: not available via the gateway" in gateway
+
+
+def test_releases_text_gathers_a_year_whose_releases_are_not_adjacent() -> None:
+    """A backport published after a newer minor (3.9.6 in 2024, after 3.10.0 in 2023) keeps one line per year."""
+    releases = [
+        ReleaseRef(version="3.10.1", published="2024-02-01"),
+        ReleaseRef(version="3.10.0", published="2023-04-10"),
+        ReleaseRef(version="3.9.6", published="2024-03-15"),
+        ReleaseRef(version="3.9.5", published="2023-02-01"),
+    ]
+    view = _releases_view(total=4, shown=4, latest_prerelease=None, releases=releases)
+    lines = render.releases(view).splitlines()
+    assert lines[1:4] == ["all, by year:", "2024: 3.10.1 Feb 1, 3.9.6 Mar 15", "2023: 3.10.0 Apr 10, 3.9.5 Feb 1"]
+
+
+def test_releases_text_with_unknown_dates_says_so_once() -> None:
+    undated = [ReleaseRef(version="1.7.0"), ReleaseRef(version="1.6.7")]
+    view = _releases_view(total=2, shown=2, latest_prerelease=None, releases=undated)
+    assert render.releases(view).splitlines()[1:3] == ["all, by year:", "dates unknown: 1.7.0, 1.6.7"]
+    mixed = [ReleaseRef(version="1.8.0", published="2025-01-02"), *undated]
+    view = _releases_view(total=3, shown=3, latest_prerelease=None, releases=mixed)
+    assert render.releases(view).splitlines()[2:4] == ["2025: 1.8.0 Jan 2", "date unknown: 1.7.0, 1.6.7"]

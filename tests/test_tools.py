@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from mcp import Client
 
-from fakehex.upstream import FakeUpstream, Fault
+from fakehex.upstream import DEFAULT_FIXTURES, FakeUpstream, Fault
 from hex_mcp.config import Settings
 from hex_mcp.server import INSTRUCTIONS, create_server
 from tests.helpers import text_of, tokens
@@ -288,6 +289,36 @@ async def test_unknown_version_names_the_nearest(backend_client: Client) -> None
     assert text_of(result) == (
         "Error executing tool hex_release: jason has no release 1.4.9. Nearest existing versions: 1.4.3, 1.4.4. "
         "Call hex_releases with name='jason' to list all versions."
+    )
+
+
+@pytest.mark.parametrize("tool", ["hex_package", "hex_releases"])
+async def test_older_document_without_latest_stable_version(
+    client: Client, fake: FakeUpstream, tool: str
+) -> None:
+    """Older hex.pm documents (and some list items) lack latest_stable_version: it is computed, never "none"."""
+    doc = json.loads((DEFAULT_FIXTURES / "packages" / "phoenix.json").read_text(encoding="utf-8"))
+    for key in ("latest_stable_version", "latest_version"):
+        del doc[key]
+    fake.add_fault(Fault("status", path_prefix="/api/packages/phoenix", status=200, body=doc))
+    text = text_of(
+        await client.call_tool(
+            tool, {"name": "phoenix", "limit": 5} if tool == "hex_releases" else {"name": "phoenix"}
+        )
+    )
+    assert "latest stable: 1.8.7" in text and "newer pre-release: 1.9.0-rc.0" in text
+    assert "only pre-releases" not in text
+
+
+async def test_listed_release_without_a_document(client: Client, fake: FakeUpstream) -> None:
+    """hex.pm lists 1.4.4 (the latest) but 404s its document: say so, not "no release 1.4.4"."""
+    fake.add_fault(Fault("status", path_prefix="/api/packages/jason/releases/1.4.4", status=404))
+    result = await client.call_tool("hex_release", {"name": "jason"})
+    assert result.is_error
+    assert text_of(result) == (
+        "Error executing tool hex_release: hex.pm lists jason 1.4.4, but its release document could not be "
+        "fetched (HTTP 404). Try again later, or ask for another version (hex_releases with name='jason' lists "
+        "them)."
     )
 
 

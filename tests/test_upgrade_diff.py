@@ -325,7 +325,13 @@ def test_format_gateway_diff_says_what_it_cannot_know() -> None:
         advisories_unfixed=[],
         deps_changed=[],
         deps_unchanged=0,
+        freshness=CACHED.model_copy(update={"source": "oanor"}),
     )
     text = render.diff(view)
     assert "deps: none\n" in text
     assert "retirement: not available via the gateway\nadvisories: not available via the gateway\n" in text
+
+
+def test_format_hexpm_diff_without_advisory_data_blames_no_gateway() -> None:
+    view = _diff_view(advisories_known=False, advisories_fixed=[], advisories_unfixed=[])
+    assert "gateway" not in render.diff(view)
