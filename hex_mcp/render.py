@@ -218,7 +218,9 @@ def _release_entries(refs: Sequence[ReleaseRef]) -> list[tuple[str, str]]:
         end = _pre_run(refs, i)
         if end - i >= 2:
             newest, oldest = refs[i], refs[end - 1]
-            dates = f" {_month_day(oldest.published)}…{_month_day(newest.published)}" if newest.published else ""
+            dates = (
+                f" {_month_day(oldest.published)}…{_month_day(newest.published)}" if newest.published else ""
+            )
             entries.append((_year(newest), f"{oldest.version}…{newest.version.split('-', 1)[1]}{dates}"))
         else:
             entries.append((_year(refs[i]), _listed_ref(refs[i])))

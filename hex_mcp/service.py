@@ -110,7 +110,9 @@ class HexService:
                 memo="parse_release",  # `name` is part of the release path, hence of the cache key
             )
         except NotFound:
-            releases = (await self._releases(name)).value  # raises PackageNotFound when the package is missing
+            releases = (
+                await self._releases(name)
+            ).value  # raises PackageNotFound when the package is missing
             if any(r.version == version for r in releases.releases):
                 raise ReleaseDocMissing(name, version, self.backend.label) from None
             raise ReleaseNotFound(name, version, nearest_versions(releases, version)) from None

@@ -163,7 +163,10 @@ def test_symlinked_cache_dir_fails_as_the_server_would_refuse_it(
     link = tmp_path / "cache"
     link.symlink_to(real)
     check = run(make_settings("hexpm", cache_dir=link))["cache dir"]
-    assert (check.status, check.fix) == ("fail", "point HEX_MCP_CACHE_DIR (or --cache-dir) at a real directory")
+    assert (check.status, check.fix) == (
+        "fail",
+        "point HEX_MCP_CACHE_DIR (or --cache-dir) at a real directory",
+    )
     assert check.detail.startswith(f"{link} is a symbolic link")
 
 

@@ -436,7 +436,11 @@ def test_releases_text_gathers_a_year_whose_releases_are_not_adjacent() -> None:
     ]
     view = _releases_view(total=4, shown=4, latest_prerelease=None, releases=releases)
     lines = render.releases(view).splitlines()
-    assert lines[1:4] == ["all, by year:", "2024: 3.10.1 Feb 1, 3.9.6 Mar 15", "2023: 3.10.0 Apr 10, 3.9.5 Feb 1"]
+    assert lines[1:4] == [
+        "all, by year:",
+        "2024: 3.10.1 Feb 1, 3.9.6 Mar 15",
+        "2023: 3.10.0 Apr 10, 3.9.5 Feb 1",
+    ]
 
 
 def test_releases_text_with_unknown_dates_says_so_once() -> None:
