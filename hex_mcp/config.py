@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from hex_mcp.backends import Backend, backend_for
+from hex_mcp.backends import Backend, EndpointKind, backend_for
 from hex_mcp.models import BACKEND_NAMES, BackendName
 
 Transport = Literal["stdio", "sse", "streamable-http"]
@@ -63,9 +63,14 @@ class TTLs:
     def uniform(cls, seconds: int) -> TTLs:
         return cls(seconds, seconds, seconds, seconds, seconds)
 
-    def for_endpoint(self, endpoint: str) -> int:
-        value: int = getattr(self, endpoint)
-        return value
+    def for_endpoint(self, kind: EndpointKind) -> int:
+        return {
+            "package": self.package,
+            "releases": self.releases,
+            "release": self.release,
+            "search": self.search,
+            "meta": self.meta,
+        }[kind]
 
 
 class ConfigError(ValueError):

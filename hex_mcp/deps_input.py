@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, TypeGuard, TypeVar
 
+from hex_mcp.validate import DEPS_MAX, NAME_PATTERN
 from hex_mcp.versions import Requirement, Version, VersionError, is_requirement
 
 __all__ = ["MAX_DEPS", "DepSpec", "DepsInput", "DepsInputError", "SkipKind", "SkippedDep", "parse_deps"]
@@ -27,16 +28,12 @@ SkipKind = Literal["not_public", "unreadable", "limit"]
 MAX_DEPS = 200
 # Skipped entries are capped too, so a pasted log file cannot produce a thousand-line answer.
 MAX_SKIPPED = 200
-# A 200-dependency mix.lock is 60-200 kB; anything far larger is not a dependency list, and the
-# bound keeps the worst case (adversarial input) to a few seconds of parsing.
-MAX_INPUT_CHARS = 512_000
+MAX_INPUT_CHARS = DEPS_MAX
 # Real files nest brackets a handful of levels deep; anything deeper is skipped, not nested,
 # which bounds the size of the term tree built from adversarial input.
 _MAX_DEPTH = 100
 
-# Names hex.pm serves: today's rule is lower case, but packages published before it (``addressBook``)
-# are still served. The charset is safe as a URL path segment as is.
-_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+_NAME_RE = re.compile(NAME_PATTERN)  # the names hex.pm serves, legacy upper-case ones included
 
 _ACCEPTED_FORMATS = (
     'Accepted formats: a mix.lock file (%{"jason": {:hex, :jason, "1.4.4", ...}}), '

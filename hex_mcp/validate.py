@@ -30,7 +30,9 @@ RELEASES_LIMIT_MAX = 500
 SEARCH_LIMIT_MAX = 100
 SEARCH_PAGE_MAX = 1000
 SORTS = ("recent_downloads", "total_downloads", "name", "inserted_at", "updated_at")
-DEPS_MAX = 200_000  # a 200-dependency mix.lock is about 60,000 characters
+# The one limit on pasted dependencies (the parser enforces it too): a 200-dependency mix.lock is about 60-80 kB;
+# anything far larger is not a dependency list, and the bound keeps adversarial input to seconds of parsing.
+DEPS_MAX = 200_000
 
 _NAME_RE = re.compile(NAME_PATTERN)
 
