@@ -261,12 +261,12 @@ def serve(settings: Settings) -> int:
     mcp = create_server(settings)
     if settings.transport == "stdio":
         if sys.stdin.isatty():
-            log.warning(
-                "hex-mcp %s speaks MCP over stdin/stdout and is waiting for a client. Configure it in your "
-                "MCP host (command: hex-mcp). From a terminal: `hex-mcp tools` lists the tools, "
+            # A person, not a host, started it: plain words on stderr (stdout is the protocol's).
+            sys.stderr.write(
+                f"hex-mcp {__version__} speaks MCP over stdin/stdout and is waiting for a client. Configure it in "
+                "your MCP host (command: hex-mcp). From a terminal: `hex-mcp tools` lists the tools, "
                 "`hex-mcp call hex_package name=phoenix` runs one, `hex-mcp doctor` checks the setup. "
-                "Ctrl-C to quit.",
-                __version__,
+                "Ctrl-C to quit.\n"
             )
         from hex_mcp.stdio import serve_stdio
 
@@ -279,14 +279,19 @@ def serve(settings: Settings) -> int:
         app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(), lifespan="on"
     )
     server = uvicorn.Server(config)
-    log.warning(
-        "hex-mcp %s serving %s on http://%s:%s", __version__, settings.transport, settings.host, settings.port
-    )
+    sys.stderr.write(f"hex-mcp {__version__} serving {settings.transport} at {endpoint_url(settings)}\n")
     # uvicorn handles SIGINT/SIGTERM itself and drains in-flight requests, then re-raises the signal to the
     # previous handler: SIGINT's raises KeyboardInterrupt (exit 0 in main), SIGTERM's default would kill us.
     signal.signal(signal.SIGTERM, _interrupt)
     anyio.run(server.serve)
     return 0
+
+
+def endpoint_url(settings: Settings) -> str:
+    """The URL a client connects to: the SDK serves Streamable HTTP at /mcp and SSE at /sse."""
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    path = "/sse" if settings.transport == "sse" else "/mcp"
+    return f"http://{host}:{settings.port}{path}"
 
 
 def _interrupt(_signum: int, _frame: object) -> None:

@@ -64,6 +64,9 @@ Read-only answers about packages on Hex (hex.pm), the Elixir, Erlang and Gleam r
 Versions are SemVer; pre-releases are never reported as "latest stable". Every answer ends with its source and age.
 """
 
+# The product's home, as server.json and pyproject.toml name it (a test keeps the three equal).
+HOMEPAGE = "https://github.com/hex-mcp/mcp-server-hexpm"
+
 READ_ONLY = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True
 )
@@ -431,7 +434,7 @@ def create_server(
         title="Hex package registry",
         version=__version__,
         instructions=INSTRUCTIONS,
-        website_url="https://hex.pm",
+        website_url=HOMEPAGE,
         lifespan=shared.lifespan,
         log_level=settings.log_level,
         **auth_options(settings),

@@ -54,11 +54,11 @@ def schema_types(prop: Mapping[str, Any]) -> list[str]:
     return types
 
 
-def coerce(raw: str, prop: Mapping[str, Any]) -> Any:
+def coerce(raw: str, prop: Mapping[str, Any], name: str = "value") -> Any:
     """Turn one command-line word into the JSON value the property's schema types ask for.
 
-    A word that fits no non-string type is passed on unchanged: the server then rejects it with the same
-    validation message a host would get, instead of this command inventing its own.
+    A word that fits none of them is a `UsageError` in one line that says what a valid value looks like (the
+    server's own validation report is a multi-line pydantic dump meant for programs).
     """
     types = schema_types(prop)
     if "null" in types and raw == "null":
@@ -84,6 +84,8 @@ def coerce(raw: str, prop: Mapping[str, Any]) -> Any:
             return json.loads(raw)
         except ValueError:
             pass
+    if types and "string" not in types:
+        raise UsageError(f"{name}={raw!r} is not valid; {name} takes: {param_facts(prop, False)}.")
     return raw
 
 
@@ -118,7 +120,14 @@ def parse_arguments(tool: Tool, words: Sequence[str]) -> dict[str, Any]:
             raise UsageError(f"{tool.name} has no parameter {key!r}.{hint} Parameters: {_param_names(tool)}.")
         if key in arguments:
             raise UsageError(f"{key!r} is given twice.")
-        arguments[key] = coerce(read_value(raw), properties[key])
+        arguments[key] = coerce(read_value(raw), properties[key], key)
+    missing = [name for name in tool.input_schema.get("required") or [] if name not in arguments]
+    if missing:
+        first = missing[0]
+        raise UsageError(
+            f"{tool.name} needs {first} ({param_facts(properties.get(first) or {}, True)}). "
+            f"Example: {example_call(tool)}"
+        )
     return arguments
 
 
@@ -127,12 +136,15 @@ def _param_names(tool: Tool) -> str:
     return ", ".join(names) if names else "(none)"
 
 
+# A runnable sample for every required parameter of the tools (shell-quoted where it has a space).
+_SAMPLES = {"name": "phoenix", "q": "json", "from_version": "1.7.14", "deps": "'jason 1.4.4'"}
+
+
 def example_call(tool: Tool) -> str:
     """A copy-pasteable `hex-mcp call` line with the tool's required parameters."""
     properties: Mapping[str, Any] = tool.input_schema.get("properties") or {}
     required = [name for name in tool.input_schema.get("required") or [] if name in properties]
-    samples = {"name": "phoenix", "q": "json"}
-    parts = [f"{name}={samples.get(name, '...')}" for name in required]
+    parts = [f"{name}={_SAMPLES.get(name, 'VALUE')}" for name in required]
     return " ".join(["hex-mcp call", tool.name, *parts])
 
 
@@ -162,8 +174,8 @@ def _span(low: Any, high: Any, unit: str = "") -> str | None:
     return None
 
 
-def describe_param(name: str, prop: Mapping[str, Any], required: bool, width: int = 0) -> str:
-    """`limit  integer, default 50, 1-500 — How many releases ...`"""
+def param_facts(prop: Mapping[str, Any], required: bool) -> str:
+    """`integer, default 50, 1-500`: what a parameter accepts, without its description."""
     facts = ["|".join(schema_types(prop)) or "any"]
     if required:
         facts.append("required")
@@ -177,8 +189,13 @@ def describe_param(name: str, prop: Mapping[str, Any], required: bool, width: in
     choices = [c for c in prop.get("enum") or [] if c is not None]
     if choices:
         facts.append("one of " + "|".join(str(c) for c in choices))
+    return ", ".join(facts)
+
+
+def describe_param(name: str, prop: Mapping[str, Any], required: bool, width: int = 0) -> str:
+    """`limit  integer, default 50, 1-500 — How many releases ...`"""
     description = one_line(prop.get("description"), 70)
-    return f"{name:<{width}}  {', '.join(facts)}" + (f" — {description}" if description else "")
+    return f"{name:<{width}}  {param_facts(prop, required)}" + (f" — {description}" if description else "")
 
 
 def describe_tools(tools: Sequence[Tool]) -> str:

@@ -17,6 +17,7 @@ from fakehex.upstream import FakeUpstream
 from hex_mcp import __version__
 from hex_mcp.config import LOG_LEVELS, Settings
 from hex_mcp.models import BACKEND_NAMES as BACKENDS
+from hex_mcp.server import HOMEPAGE, create_server
 from hex_mcp.tryout import list_tools
 from tests.conftest import OANOR_KEY
 
@@ -58,6 +59,14 @@ def env_vars(package: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 # -- server.json -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_one_website_url(settings: Settings) -> None:
+    async with Client(create_server(settings), mode="legacy") as client:
+        assert client.server_info is not None
+        assert client.server_info.website_url == SERVER_JSON["websiteUrl"] == HOMEPAGE
+    assert f'Homepage = "{HOMEPAGE}"' in (ROOT / "pyproject.toml").read_text(encoding="utf-8")
 
 
 def test_server_json_has_the_schemas_required_fields() -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import logging
 import os
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -95,10 +96,8 @@ def test_schema_types(prop: dict[str, Any], types: list[str]) -> None:
     ("raw", "prop", "value"),
     [
         ("42", {"type": "integer"}, 42),
-        ("abc", {"type": "integer"}, "abc"),  # left for the server to reject with its own message
         ("true", {"type": "boolean"}, True),
         ("No", {"type": "boolean"}, False),
-        ("maybe", {"type": "boolean"}, "maybe"),
         ("null", {"type": ["string", "null"]}, None),
         ("null", {"type": "string"}, "null"),
         ("123", {"type": "string"}, "123"),  # strings stay strings, even when they look like numbers
@@ -110,6 +109,27 @@ def test_schema_types(prop: dict[str, Any], types: list[str]) -> None:
 def test_coerce_follows_the_schema_types(raw: str, prop: dict[str, Any], value: Any) -> None:
     assert coerce(raw, prop) == value
     assert type(coerce(raw, prop)) is type(value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "prop", "message"),
+    [
+        (
+            "abc",
+            {"type": "integer", "default": 50, "minimum": 1, "maximum": 500},
+            "limit='abc' is not valid; limit takes: integer, default 50, 1-500.",
+        ),
+        (
+            "maybe",
+            {"type": "boolean", "default": False},
+            "limit='maybe' is not valid; limit takes: boolean, default false.",
+        ),
+    ],
+)
+def test_coerce_explains_a_mistyped_value_in_one_line(raw: str, prop: dict[str, Any], message: str) -> None:
+    with pytest.raises(UsageError) as raised:
+        coerce(raw, prop, "limit")
+    assert str(raised.value) == message
 
 
 def test_read_value_reads_files_and_escapes_at(tmp_path: Path) -> None:
@@ -237,11 +257,22 @@ def test_call_tool_error_goes_to_stderr_with_status_1(
     assert "No package 'no_such_package_xyz'" in err
 
 
-def test_call_schema_error_is_the_servers(capsys: pytest.CaptureFixture[str], cli_args: list[str]) -> None:
+def test_call_mistyped_or_missing_argument_is_one_line(
+    capsys: pytest.CaptureFixture[str], cli_args: list[str], fake: FakeUpstream
+) -> None:
     code, out, err = run_cli(capsys, "call", "hex_releases", "name=phoenix", "limit=abc", *cli_args)
-    assert code == 1
-    assert out == ""
-    assert "Input should be a valid integer" in err
+    assert (code, out, err) == (
+        2,
+        "",
+        "hex-mcp call: limit='abc' is not valid; limit takes: integer, default 50, 1-500.\n",
+    )
+    code, out, err = run_cli(capsys, "call", "hex_diff", "name=phoenix", *cli_args)
+    assert (code, out) == (2, "")
+    assert err == (
+        "hex-mcp call: hex_diff needs from_version (string, required, at most 100 chars). "
+        "Example: hex-mcp call hex_diff name=phoenix from_version=1.7.14\n"
+    )
+    assert fake.count() == 0
 
 
 @pytest.mark.parametrize(
@@ -299,13 +330,35 @@ class _Tty:
 
 
 def test_terminal_hint_points_to_call_tools_and_doctor(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, settings: Settings
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], settings: Settings
 ) -> None:
     monkeypatch.setattr("sys.stdin", _Tty())
     monkeypatch.setattr("hex_mcp.cli.anyio.run", lambda *args: None)  # do not actually wait for a client
-    with caplog.at_level(logging.WARNING, logger="hex_mcp"):
-        assert cli.serve(settings) == 0
-    hint = caplog.text
+    assert cli.serve(settings) == 0
+    out, hint = capsys.readouterr()
+    assert out == ""  # stdout belongs to the protocol
+    assert hint.startswith("hex-mcp ") and "WARNING" not in hint
     assert "waiting for a client" in hint
     for command in ("hex-mcp tools", "hex-mcp call hex_package name=phoenix", "hex-mcp doctor"):
         assert command in hint
+
+
+@pytest.mark.parametrize(
+    ("transport", "host", "url"),
+    [
+        ("streamable-http", "127.0.0.1", "http://127.0.0.1:8123/mcp"),
+        ("sse", "127.0.0.1", "http://127.0.0.1:8123/sse"),
+        ("streamable-http", "::1", "http://[::1]:8123/mcp"),
+    ],
+)
+def test_http_start_line_names_the_endpoint(settings: Settings, transport: str, host: str, url: str) -> None:
+    assert cli.endpoint_url(dataclasses.replace(settings, transport=transport, host=host, port=8123)) == url
+
+
+def test_every_tools_example_runs_as_printed(settings: Settings) -> None:
+    """Each `e.g.` line of `hex-mcp tools` parses into a complete call: no placeholder, nothing missing."""
+    for tool in anyio.run(list_tools, settings):
+        words = shlex.split(example_call(tool))
+        assert words[:3] == ["hex-mcp", "call", tool.name]
+        arguments = parse_arguments(tool, words[3:])
+        assert "VALUE" not in arguments.values()
