@@ -28,7 +28,7 @@ from mcp.types import (
     TextContent,
     ToolAnnotations,
 )
-from pydantic import BaseModel, WithJsonSchema
+from pydantic import BaseModel, Field, WithJsonSchema
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -73,9 +73,20 @@ READ_ONLY = ToolAnnotations(
 
 
 def _param(schema: dict[str, Any]) -> WithJsonSchema:
-    """Advertise bounds in the schema; the service enforces them with messages written for a model."""
+    """Advertise bounds in the schema; the service enforces them with messages written for a model.
+
+    Portable on purpose: an optional parameter is a plain type left out of `required` (no `"null"` type, no
+    `anyOf`), which every host's schema subset accepts; leaving it out means "not given".
+    """
     return WithJsonSchema(schema)
 
+
+def _omit_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+# An optional parameter's Python default is None ("not given"); the advertised schema leaves it out entirely.
+OPTIONAL = Field(json_schema_extra=_omit_default)
 
 PackageName = Annotated[
     str,
@@ -105,14 +116,14 @@ Requirement = Annotated[
     str | None,
     _param(
         {
-            "type": ["string", "null"],
+            "type": "string",
             "maxLength": validate.VERSION_MAX,
             "pattern": validate.REQUIREMENT_PATTERN,
-            "default": None,
             "description": "Optional Hex/Elixir version requirement, e.g. '~> 1.7' or '>= 1.2.0 and < 2.0.0': list "
             "only matching releases and name the highest non-retired match.",
         }
     ),
+    OPTIONAL,
 ]
 IncludePre = Annotated[
     bool,
@@ -128,14 +139,14 @@ VersionArg = Annotated[
     str | None,
     _param(
         {
-            "type": ["string", "null"],
+            "type": "string",
             "maxLength": validate.VERSION_MAX,
             "pattern": validate.VERSION_OR_REQUIREMENT_PATTERN,
-            "default": None,
             "description": "Exact version (strict SemVer, e.g. '1.7.14'), 'latest' or omitted for the latest stable "
             "non-retired release, or a requirement such as '~> 1.7' to resolve to its highest match.",
         }
     ),
+    OPTIONAL,
 ]
 SearchQuery = Annotated[
     str,
@@ -178,13 +189,13 @@ SearchSort = Annotated[
     str | None,
     _param(
         {
-            "type": ["string", "null"],
-            "enum": [*validate.SORTS, None],
-            "default": None,
+            "type": "string",
+            "enum": list(validate.SORTS),
             "description": "Order (hex.pm backend only): recent_downloads (default: last 90 days), total_downloads, "
             "name, inserted_at (newest packages), updated_at (recently published). The gateway cannot sort.",
         }
     ),
+    OPTIONAL,
 ]
 FromVersion = Annotated[
     str,
@@ -202,14 +213,14 @@ ToVersion = Annotated[
     str | None,
     _param(
         {
-            "type": ["string", "null"],
+            "type": "string",
             "maxLength": validate.VERSION_MAX,
             "pattern": validate.VERSION_OR_REQUIREMENT_PATTERN,
-            "default": None,
             "description": "The version you move to: exact, a requirement, or 'latest'/omitted for the latest "
             "stable non-retired release. May be older than from_version (a downgrade).",
         }
     ),
+    OPTIONAL,
 ]
 DepsText = Annotated[
     str,

@@ -397,3 +397,12 @@ async def test_latest_of_a_package_with_only_prereleases(client: Client) -> None
         "Error executing tool hex_release: astra_kv has no stable release yet, only pre-releases (0.1.0-beta.1, "
         "0.1.0-alpha.2, 0.1.0-alpha.1). Ask for one by version, e.g. version='0.1.0-beta.1'."
     )
+
+
+async def test_input_schemas_are_portable(client: Client) -> None:
+    """No "null" types and no anyOf/oneOf in parameters: Gemini's schema subset and strict checkers accept them."""
+    for tool in (await client.list_tools()).tools:
+        for name, prop in (tool.input_schema.get("properties") or {}).items():
+            assert isinstance(prop.get("type"), str), (tool.name, name)
+            assert not {"anyOf", "oneOf"} & set(prop), (tool.name, name)
+            assert None not in (prop.get("enum") or []) and prop.get("default", "") is not None, (tool.name, name)
