@@ -29,7 +29,7 @@ from bench._common import machine, markdown_table, verdict
 from hex_mcp.errors import ReleaseNotFound
 from hex_mcp.models import Package, ReleaseRef
 from hex_mcp.resolve import pick_version
-from hex_mcp.versions import Requirement, hex_pick, sort_versions
+from hex_mcp.versions import Requirement, hex_pick, parse_version_arg, sort_versions
 
 SORT_TARGET_MS = 50.0
 PICK_TARGET_MS = 100.0
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         def pick(text: str = text) -> None:
             # The no-match shape raises once both passes have run over every release.
             with contextlib.suppress(ReleaseNotFound):
-                pick_version(package, "bench", text)
+                pick_version(package, "bench", parse_version_arg(text))
 
         row(
             f"pick_version, 2,000 releases, {label} ({len(text)} chars)",
