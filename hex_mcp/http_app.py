@@ -7,7 +7,9 @@ Nothing here knows the tools.
 from __future__ import annotations
 
 import hmac
+import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
@@ -15,6 +17,8 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import AnyHttpUrl
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hex_mcp.config import Settings
@@ -49,19 +53,64 @@ def auth_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def transport_security(settings: Settings) -> TransportSecuritySettings | None:
-    """Host/Origin checks: the SDK's loopback defaults, plus any --allowed-host names."""
-    if not settings.allowed_hosts:
-        if settings.host in SDK_LOOPBACK_HOSTS:
-            return None  # the SDK turns on loopback-only checks by itself
+_LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+
+
+def transport_security(settings: Settings) -> TransportSecuritySettings:
+    """Host/Origin checks: loopback names (with or without a port), plus any --allowed-host names.
+
+    A non-loopback bind without --allowed-host has no Host check: the bearer token guards it (see the README).
+    """
+    if not settings.allowed_hosts and settings.host not in SDK_LOOPBACK_HOSTS:
         return TransportSecuritySettings(enable_dns_rebinding_protection=False)
-    hosts = ["127.0.0.1:*", "localhost:*", "[::1]:*"]
-    origins = ["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"]
+    hosts = [pattern for name in _LOOPBACK_NAMES for pattern in (name, f"{name}:*")]
+    origins = [f"http://{host}" for host in hosts]
     for host in settings.allowed_hosts:
         hosts.append(host)
         bare = host.removesuffix(":*")
         origins.extend([f"https://{bare}", f"http://{bare}", f"https://{host}", f"http://{host}"])
     return TransportSecuritySettings(allowed_hosts=hosts, allowed_origins=sorted(set(origins)))
+
+
+# host[:port], where a port is digits only: the SDK's "name:*" patterns would otherwise accept "127.0.0.1:evil".
+_HOST_HEADER = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?")
+
+
+class StrictHostOrigin:
+    """ASGI middleware that refuses malformed Host and Origin headers before the SDK's allowlist sees them.
+
+    The SDK matches "name:*" patterns by prefix, so a Host of `127.0.0.1:evil` or an Origin of
+    `http://127.0.0.1:1@evil.com` (userinfo, then another host) would pass. Here a port must be digits and an
+    Origin is a bare scheme://host[:port]. `/healthz` stays open to probes that know no Host name.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") == "/healthz":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        host, origin = headers.get("host"), headers.get("origin")
+        if host is not None and not _HOST_HEADER.fullmatch(host):
+            await Response("Invalid Host header", status_code=421)(scope, receive, send)
+            return
+        if origin is not None and not _plain_origin(origin):
+            await Response("Invalid Origin header", status_code=403)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+def _plain_origin(origin: str) -> bool:
+    parts = urlsplit(origin)
+    if parts.scheme not in ("http", "https") or "@" in parts.netloc or parts.path or parts.query:
+        return False
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        return False
+    return bool(parts.hostname)
 
 
 def http_app(mcp: MCPServer[Any], settings: Settings) -> Starlette:
@@ -71,6 +120,8 @@ def http_app(mcp: MCPServer[Any], settings: Settings) -> Starlette:
         app = mcp.sse_app(transport_security=security, host=settings.host)
     else:
         app = mcp.streamable_http_app(transport_security=security, host=settings.host)
+    if security.enable_dns_rebinding_protection:
+        app.add_middleware(StrictHostOrigin)
     app.add_middleware(CompleteResponses)
     return app
 

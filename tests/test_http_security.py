@@ -86,6 +86,11 @@ async def test_loopback_default_checks_host_and_origin(
         assert await probe(base, transport, {"origin": "http://evil.example"}) == 403
         assert await probe(base, transport, {"origin": "https://127.0.0.1.evil.example"}) == 403
         assert await probe(base, transport, {"origin": "http://localhost:5173"}) == 200  # a local web UI
+        assert await probe(base, transport, {"host": "localhost"}) == 200  # any port, or none
+        assert await probe(base, transport, {"host": "127.0.0.1:evil"}) == 421
+        assert await probe(base, transport, {"host": "127.0.0.1:80@evil.example"}) == 421
+        assert await probe(base, transport, {"origin": "http://127.0.0.1:1@evil.com"}) == 403
+        assert await probe(base, transport, {"origin": "http://localhost:x"}) == 403
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
