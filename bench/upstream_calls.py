@@ -18,7 +18,7 @@ from pathlib import Path
 import anyio
 
 from bench._common import machine, markdown_table, replay_upstream, verdict
-from evals.runner import REPLAY_TTL_SECONDS, CaseResult, SuiteOptions, load_cases, run_suite
+from evals.runner import REPLAY_TTL_SECONDS, CaseResult, SuiteOptions, api_calls, load_cases, run_suite
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,14 +29,17 @@ def main(argv: list[str] | None = None) -> int:
     cases = load_cases()
     error_ids = {c.id for c in cases if c.expect_error}
     runs: list[tuple[str, list[CaseResult], int, float]] = []
+    repo_reads: list[int] = []
     with replay_upstream() as fake, tempfile.TemporaryDirectory(prefix="hex-mcp-bench-") as tmp:
         options = SuiteOptions(cache_root=Path(tmp), ttl=REPLAY_TTL_SECONDS)
         for label in ("cold (empty cache)", "warm (same cache, new processes)"):
-            before, started = fake.count(), time.perf_counter()
+            before, started = api_calls(fake), time.perf_counter()
+            repo_before = fake.count("/repo/")
             results = anyio.run(run_suite, cases, options, fake)
-            runs.append((label, results, fake.count() - before, time.perf_counter() - started))
+            runs.append((label, results, api_calls(fake) - before, time.perf_counter() - started))
+            repo_reads.append(fake.count("/repo/") - repo_before)
     rows: list[list[object]] = []
-    for label, results, calls, seconds in runs:
+    for (label, results, calls, seconds), repo in zip(runs, repo_reads, strict=True):
         from_errors = sum(r.upstream_calls or 0 for r in results if r.id in error_ids)
         rows.append(
             [
@@ -44,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
                 len(results),
                 sum(1 for r in results if r.status == "pass"),
                 calls,
+                repo,
                 from_errors,
                 calls - from_errors,
                 f"{sum(r.latency_ms for r in results):.0f}",
@@ -59,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
                 "run",
                 "cases",
                 "passed",
-                "upstream calls",
+                "API calls",
+                "registry reads",
                 "from error cases",
                 "from answers",
                 "tool ms",
@@ -72,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nwarm run, cases that still reached upstream: {', '.join(repeated) or 'none'}")
     print(f"warm calls for answers (target 0): {warm_answers} — {verdict(warm_answers == 0)}")
     print(f"warm calls in total: {runs[-1][2]} (errors are not cached, by design)")
+    cold_calls = runs[0][2]
+    print(f"cold API calls (target ≤ 15, registry on): {cold_calls} — {verdict(cold_calls <= 15)}")
     print(f"machine: {machine()}")
     return 0 if warm_answers == 0 else 1
 

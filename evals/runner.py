@@ -344,6 +344,18 @@ def server_env(
     return env
 
 
+def api_calls(fake: FakeUpstream) -> int:
+    """Requests the fake's two APIs received; registry files (`/repo`) are not API calls."""
+    return fake.count("/api/") + fake.count("/hex-api/")
+
+
+def repo_env(fake: FakeUpstream, directory: Path) -> dict[str, str]:
+    """Point a launched server at the fake's signed registry: its URL and its test key's PEM."""
+    directory.mkdir(parents=True, exist_ok=True)
+    key = fake.write_repo_public_key(directory / "repo-test-key.pem")
+    return {"HEX_MCP_REPO_URL": fake.repo_url, "HEX_MCP_REPO_PUBLIC_KEY": str(key)}
+
+
 @asynccontextmanager
 async def stdio_client(env: dict[str, str], *, command: str | None = None) -> AsyncIterator[Client]:
     """A `legacy` (initialize handshake) MCP client session with a freshly spawned `hex-mcp`."""
@@ -445,10 +457,12 @@ async def run_suite(
             cache_dir = root / backend
             if fake is not None:
                 base_url: str | None = fake.oanor_url if backend == "oanor" else fake.hexpm_url
-                counter: CallCounter = fake.count
+                counter: CallCounter = functools.partial(api_calls, fake)
             else:
                 base_url, counter = None, _monthly_counter(cache_dir, backend)
             env = server_env(backend, cache_dir, base_url=base_url, ttl=options.ttl, replay=fake is not None)
+            if fake is not None:  # the fake's repository too, with the key it signs with
+                env.update(repo_env(fake, root))
             async with stdio_client(env) as client:
                 for case in mine:
                     if case.id in skips:

@@ -41,6 +41,7 @@ DEFAULT_FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 HEXPM_PREFIX = "/api"
 OANOR_PREFIX = "/hex-api"
+REPO_PREFIX = "/repo"  # the Hex repository (repo.hex.pm): signed registry files
 CONTROL_PREFIX = "/__fake__"
 REDIRECT_TARGET = "http://evil.example.invalid/steal"
 MALFORMED_BODY = b'{"name": "jas'
@@ -60,7 +61,18 @@ GATEWAY_META_DATA: dict[str, Any] = {
 GATEWAY_UNAUTHORIZED = "Missing or invalid x-oanor-key header"
 GATEWAY_RATE_LIMITED = "Rate-limit or monthly quota reached"
 
-FAULT_KINDS = frozenset(
+# Registry faults: the normal signed file, altered the way a broken or hostile mirror might alter it.
+REGISTRY_FAULTS = frozenset(
+    {
+        "registry_bad_signature",
+        "registry_no_signature",
+        "registry_wrong_repository",
+        "registry_wrong_name",
+        "registry_truncated_gzip",
+        "registry_not_gzip",
+    }
+)
+FAULT_KINDS = REGISTRY_FAULTS | frozenset(
     {
         "status",
         "ratelimited",
@@ -637,6 +649,88 @@ class FakeUpstream:
         self.url = ""
         self.hexpm_url = ""
         self.oanor_url = ""
+        self.repo_url = ""
+        self._repo_key: Any = None  # an RSA private key, made on first use (fakehex.registry_files)
+        self._repo_files: dict[str, bytes] = {}
+
+    # ---- the Hex repository
+
+    @property
+    def repo_key(self) -> Any:
+        """The test key the fake signs registry files with, generated once per fake."""
+        # Imported here: fakehex.registry_files imports this module.
+        from fakehex.registry_files import new_test_key
+
+        with self._lock:
+            if self._repo_key is None:
+                self._repo_key = new_test_key()
+            return self._repo_key
+
+    @property
+    def repo_public_key_pem(self) -> bytes:
+        from cryptography.hazmat.primitives import serialization
+
+        return self.repo_key.public_key().public_bytes(  # type: ignore[no-any-return]
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+    def write_repo_public_key(self, path: Path) -> Path:
+        """Write the test key's PEM to `path`, for HEX_MCP_REPO_PUBLIC_KEY."""
+        path.write_bytes(self.repo_public_key_pem)
+        return path
+
+    def registry_package(self, name: str, *, repository: str = "hexpm", as_name: str | None = None) -> Any:
+        """The registry view of a fixture package (a `RegistryPackage`), optionally renamed or re-homed."""
+        import dataclasses
+
+        from fakehex.registry_files import package_from_api
+
+        package = self.registry.packages[name]
+        pkg = package_from_api(package, lambda v: self.registry.release(name, v), repository=repository)
+        return dataclasses.replace(pkg, name=as_name) if as_name is not None else pkg
+
+    def repo_file(self, name: str) -> bytes:
+        """`/packages/NAME` as the repository serves it: gzip(Signed{Package}), signed with the test key."""
+        from fakehex.registry_files import package_file
+
+        cached = self._repo_files.get(name)
+        if cached is None:
+            cached = package_file(self.registry_package(name), self.repo_key)
+            self._repo_files[name] = cached  # a benign race at worst signs the same bytes twice
+        return cached
+
+    def _repo(self, method: str, path: str, headers: dict[str, str], fault: str | None = None) -> _Response:
+        segments = path.split("/")[1:]
+        if method not in ("GET", "HEAD") or len(segments) != 2 or segments[0] != "packages":
+            return _Response(404, [("content-type", "text/plain")], b"not found")
+        name = segments[1]
+        if name not in self.registry.packages:
+            # S3 behind repo.hex.pm answers 403 for a missing object.
+            return _Response(403, [("content-type", "application/xml")], b"<Error>AccessDenied</Error>")
+        body = self._faulty_repo_file(name, fault) if fault else self.repo_file(name)
+        etag = '"' + hashlib.md5(body, usedforsecurity=False).hexdigest() + '"'
+        base = [("content-type", "application/octet-stream"), ("etag", etag)]
+        if headers.get("if-none-match") == etag:
+            return _Response(304, base)
+        return _Response(200, base, body)
+
+    def _faulty_repo_file(self, name: str, kind: str) -> bytes:
+        from fakehex import registry_files as rf
+
+        if kind == "registry_bad_signature":
+            other = rf.new_test_key()  # a well-formed file signed by a key the client does not trust
+            return rf.package_file(self.registry_package(name), other)
+        if kind == "registry_no_signature":
+            return rf.signed_file(rf.encode_package(self.registry_package(name)), None)
+        if kind == "registry_wrong_repository":
+            return rf.package_file(self.registry_package(name, repository="acme"), self.repo_key)
+        if kind == "registry_wrong_name":
+            other = next(n for n in sorted(self.registry.packages) if n != name)
+            return rf.package_file(self.registry_package(other), self.repo_key)
+        good = self.repo_file(name)
+        if kind == "registry_truncated_gzip":
+            return good[: len(good) // 2]
+        return b"<html>503 Service Unavailable</html>"  # registry_not_gzip: an error page served as 200
 
     # ---- lifecycle
 
@@ -649,6 +743,7 @@ class FakeUpstream:
         self.url = f"http://127.0.0.1:{port}"
         self.hexpm_url = self.url + HEXPM_PREFIX
         self.oanor_url = self.url + OANOR_PREFIX
+        self.repo_url = self.url + REPO_PREFIX
         self._thread = threading.Thread(
             target=self._server.serve_forever, args=(0.05,), name="fake-upstream", daemon=True
         )
@@ -746,6 +841,8 @@ class FakeUpstream:
 
     def _route(self, request: _Request) -> _Response:
         method, raw, path, query, headers = request
+        if path.startswith(REPO_PREFIX + "/"):
+            return self._repo(method, path[len(REPO_PREFIX) :], headers)
         if path == HEXPM_PREFIX or path.startswith(HEXPM_PREFIX + "/"):
             return self._hexpm(method, raw, path[len(HEXPM_PREFIX) :], query, headers)
         if path == OANOR_PREFIX or path.startswith(OANOR_PREFIX + "/"):
@@ -913,6 +1010,13 @@ class FakeUpstream:
         method = request.method
         gateway = request.path.startswith(OANOR_PREFIX)
         kind = fault.kind
+        if kind in REGISTRY_FAULTS:
+            if not request.path.startswith(REPO_PREFIX + "/"):
+                raise AssertionError(f"fault {kind!r} applies to {REPO_PREFIX}/ paths only")
+            self._send(
+                handler, method, self._repo(method, request.path[len(REPO_PREFIX) :], request.headers, kind)
+            )
+            return
         if kind == "drop":
             handler.close_connection = True
             return

@@ -20,9 +20,14 @@ from hex_mcp.models import BACKEND_NAMES, BackendName
 
 Transport = Literal["stdio", "sse", "streamable-http"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+# Where version, dependency and retirement facts come from: the signed registry first with the API as fallback
+# (auto), the API only (off), or the registry only for what it carries (only).
+RegistryMode = Literal["auto", "off", "only"]
 
 TRANSPORTS: tuple[Transport, ...] = ("stdio", "sse", "streamable-http")
 LOG_LEVELS: tuple[LogLevel, ...] = ("DEBUG", "INFO", "WARNING", "ERROR")
+REGISTRY_MODES: tuple[RegistryMode, ...] = ("auto", "off", "only")
+DEFAULT_REPO_URL = "https://repo.hex.pm"
 _C = TypeVar("_C", bound=str)
 
 
@@ -58,10 +63,11 @@ class TTLs:
     release: int = 86_400  # a release is immutable after an hour; only retirements and advisories change
     search: int = 3_600
     meta: int = 86_400
+    registry: int = 3_600  # a signed registry file is revalidated with its ETag, so a 304 is cheap
 
     @classmethod
     def uniform(cls, seconds: int) -> TTLs:
-        return cls(seconds, seconds, seconds, seconds, seconds)
+        return cls(seconds, seconds, seconds, seconds, seconds, seconds)
 
     def for_endpoint(self, kind: EndpointKind) -> int:
         return {
@@ -70,6 +76,7 @@ class TTLs:
             "release": self.release,
             "search": self.search,
             "meta": self.meta,
+            "registry": self.registry,
         }[kind]
 
 
@@ -113,6 +120,10 @@ class Settings:
     auth_token: Secret | None = None
     insecure_no_auth: bool = False
     log_level: LogLevel = "WARNING"
+    registry: RegistryMode = "auto"
+    repo_url: str = DEFAULT_REPO_URL
+    # PEM of the key registry files must be signed with; None: hex.pm's key, embedded in hex_mcp.registry.
+    repo_public_key: bytes | None = None
 
     @property
     def upstream(self) -> Backend:
@@ -185,6 +196,15 @@ class Settings:
             given["allowed_hosts"] = tuple(h.strip() for h in value.split(",") if h.strip())
         if (value := get("HEX_MCP_LOG_LEVEL")) is not None:
             given["log_level"] = parse_choice("HEX_MCP_LOG_LEVEL", value.upper(), LOG_LEVELS)
+        if (value := get("HEX_MCP_REGISTRY")) is not None:
+            given["registry"] = parse_choice("HEX_MCP_REGISTRY", value.lower(), REGISTRY_MODES)
+        # HEX_MIRROR is the variable Hex itself reads for a repository mirror; our own name wins when both are set.
+        if (value := get("HEX_MCP_REPO_URL")) is not None:
+            given["repo_url"] = parse_repo_url("HEX_MCP_REPO_URL", value)
+        elif (value := get("HEX_MIRROR")) is not None:
+            given["repo_url"] = parse_repo_url("HEX_MIRROR", value)
+        if (value := get("HEX_MCP_REPO_PUBLIC_KEY")) is not None:
+            given["repo_public_key"] = read_public_key("HEX_MCP_REPO_PUBLIC_KEY", Path(value).expanduser())
         return cls(**given)
 
 
@@ -196,6 +216,36 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def parse_repo_url(name: str, value: str) -> str:
+    """An http(s) URL without a trailing slash; which host it names is free, since every file is verified."""
+    url = value.rstrip("/")
+    scheme, _, rest = url.partition("://")
+    if scheme.lower() not in ("http", "https") or not rest or any(c in rest for c in "?# "):
+        raise ConfigError(f"{name}={value!r} is not an http(s) repository URL such as {DEFAULT_REPO_URL}")
+    return url
+
+
+REPO_KEY_MAX_BYTES = 64 * 1024  # an RSA public key PEM is well under 1 KB; anything huge is not one
+
+
+def read_public_key(name: str, path: Path) -> bytes:
+    """Read and check a registry public key PEM at start, so a bad path or key fails before any request."""
+    from hex_mcp.registry import load_public_key  # noqa: PLC0415  (lazy: it loads `cryptography`)
+
+    try:
+        with path.open("rb") as handle:
+            pem = handle.read(REPO_KEY_MAX_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"{name}={str(path)!r} cannot be read ({exc.strerror or exc})") from None
+    if len(pem) > REPO_KEY_MAX_BYTES:
+        raise ConfigError(f"{name}={str(path)!r} is over {REPO_KEY_MAX_BYTES:,} bytes: not a public key PEM")
+    try:
+        load_public_key(pem)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={str(path)!r}: {exc}") from None
+    return pem
 
 
 def parse_choice(name: str, value: str, choices: tuple[_C, ...]) -> _C:

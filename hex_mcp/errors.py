@@ -13,7 +13,8 @@
     │   ├── QuotaExhausted        the local monthly call budget is spent
     │   └── BadResponse           malformed, oversized, redirected or wrongly shaped answer
     ├── UpstreamUnavailable       5xx, timeouts, refused connections
-    └── OfflineMiss               offline mode and nothing cached for this question
+    ├── OfflineMiss               offline mode and nothing cached for this question
+    └── RegistryUnavailable       HEX_MCP_REGISTRY=only and the registry could not answer
 
 HTTP failures become these in exactly one place, `hex_mcp.upstream`; the server turns any `HexError` into an
 `isError` tool result carrying `str(error)`. `retryable` marks the failures a stale cache entry may paper over.
@@ -35,6 +36,10 @@ class HexError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+
+class RegistryUnavailable(HexError):
+    """HEX_MCP_REGISTRY=only and the registry could not answer; the API was not asked."""
 
 
 class InvalidInput(HexError):

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, NamedTuple, TypeVar, cast
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar, cast
 
 import anyio
 
@@ -30,7 +30,7 @@ from hex_mcp.config import Settings
 from hex_mcp.errors import BadResponse, HexError, OfflineMiss, QuotaExhausted
 from hex_mcp.models import Freshness
 from hex_mcp.text import first_sentence
-from hex_mcp.upstream import UpstreamClient, utc_iso
+from hex_mcp.upstream import UpstreamResponse, utc_iso
 
 log = logging.getLogger(__name__)
 
@@ -130,11 +130,22 @@ class CallBudget:
             )
 
 
+class Getter(Protocol):
+    """What the pipeline needs of an HTTP client: `UpstreamClient` (the API) or `RepoClient` (the registry)."""
+
+    async def get(
+        self, path: str, params: Mapping[str, str] | None = None, etag: str | None = None
+    ) -> UpstreamResponse: ...
+
+
 class Fetcher:
-    """Runs the pipeline above for one backend, over one cache and one upstream client."""
+    """Runs the pipeline above for one upstream, over one cache and one client.
+
+    `budget` None: the calls are not metered (the registry's CDN has no quota; only the API's calls count).
+    """
 
     def __init__(
-        self, settings: Settings, cache: ResponseCache, upstream: UpstreamClient, budget: CallBudget
+        self, settings: Settings, cache: ResponseCache, upstream: Getter, budget: CallBudget | None
     ) -> None:
         self.settings = settings
         self.cache = cache
@@ -224,7 +235,8 @@ class Fetcher:
         memo_key: MemoKey | None,
     ) -> Fetched[Any]:
         try:
-            self.budget.check()
+            if self.budget is not None:
+                self.budget.check()
             response = await self.upstream.get(
                 endpoint.path, endpoint.params_dict, etag=entry.etag if entry is not None else None
             )

@@ -161,6 +161,12 @@ class Freshness(_Model):
     stale_reason: str | None = Field(
         default=None, description="set when a stale entry answered a failed call"
     )
+    registry: bool = Field(
+        default=False, description="versions, dependencies and retirements came from the signed Hex registry"
+    )
+    note: str | None = Field(
+        default=None, description="set when the registry could not answer and the API did instead"
+    )
 
 
 class PackageView(_Model):
@@ -246,6 +252,11 @@ class MetaView(_Model):
     ttls: dict[str, int]
     gateway: GatewayMeta | None = None
     gateway_error: str | None = None
+    registry_mode: Literal["auto", "off", "only"] = "off"
+    repo_url: str | None = None
+    registry_fetched: int = Field(default=0, description="registry files downloaded by this process")
+    registry_revalidated: int = Field(default=0, description="registry files a 304 confirmed unchanged")
+    registry_failed: int = Field(default=0, description="registry files that failed verification")
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -66,7 +66,12 @@ def age(seconds: int) -> str:
 
 
 def freshness_line(f: Freshness) -> str:
-    label = backend_for(f.source).label
+    line = _freshness(f)
+    return f"{line} · note: {f.note}" if f.note else line
+
+
+def _freshness(f: Freshness) -> str:
+    label = "signed Hex registry" if f.registry else backend_for(f.source).label
     if f.stale_reason:
         return f"source: {label} · STALE cache, {age(f.age_seconds)} old — live call failed: {f.stale_reason}"
     if f.from_cache:
@@ -402,6 +407,13 @@ def meta(view: MetaView) -> str:
         lines.append(f"gateway endpoints: {', '.join(view.gateway.endpoints)}")
     if view.gateway_error:
         lines.append(f"gateway meta: unavailable ({view.gateway_error})")
+    if view.registry_mode == "off":
+        lines.append("registry: off (HEX_MCP_REGISTRY): every answer comes from the API")
+    else:
+        lines.append(
+            f"registry: {view.registry_mode} · {view.repo_url} · this process: {view.registry_fetched} fetched, "
+            f"{view.registry_revalidated} revalidated (304), {view.registry_failed} failed verification"
+        )
     return "\n".join(lines)
 
 

@@ -8,25 +8,39 @@ formatters render. The pure logic it leans on lives in `resolve` (which version 
 
 from __future__ import annotations
 
+import base64
+import binascii
+import functools
 import logging
 import re
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx2
 
 from hex_mcp import __version__, validate
+from hex_mcp.backends import Endpoint, segment
 from hex_mcp.cache import ResponseCache
 from hex_mcp.config import Settings
 from hex_mcp.deps_input import DepsInputError, DepSpec, parse_deps
 from hex_mcp.errors import (
+    BadResponse,
     HexError,
     InvalidInput,
     NotFound,
     PackageNotFound,
+    RegistryUnavailable,
     ReleaseDocMissing,
     ReleaseNotFound,
 )
 from hex_mcp.fetch import CallBudget, Fetched, Fetcher
+from hex_mcp.from_registry import (
+    find_release,
+    has_all_dates,
+    package_from_registry,
+    release_from_registry,
+    with_dates,
+)
 from hex_mcp.models import (
     OUTDATED_ORDER,
     DiffView,
@@ -43,6 +57,7 @@ from hex_mcp.models import (
     SearchView,
     SkippedDepView,
 )
+from hex_mcp.registry import RegistryError, RegistryPackage, load_public_key, read_package
 from hex_mcp.resolve import (
     latest_stable,
     matches,
@@ -54,8 +69,11 @@ from hex_mcp.resolve import (
 )
 from hex_mcp.text import first_sentence, shorten
 from hex_mcp.upgrade import DepCheck, build_diff, combined_freshness, outdated_row, sort_outdated
-from hex_mcp.upstream import UpstreamClient, utc_iso
+from hex_mcp.upstream import RepoClient, UpstreamClient, utc_iso
 from hex_mcp.versions import Latest, hex_pick
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +101,85 @@ class HexService:
         self.upstream = UpstreamClient(settings, http_transport=http_transport, on_attempt=self.budget.count)
         self.fetcher = Fetcher(settings, self.cache, self.upstream, self.budget)
         self.fetch = self.fetcher.fetch
+        # Registry files come from the repository's CDN: not metered by the API budget nor its rate governor.
+        self.repo = RepoClient(settings, http_transport=http_transport)
+        self.registry_fetcher = Fetcher(settings, self.cache, self.repo, None)
+        self.registry_failed = 0
 
     async def aclose(self) -> None:
         await self.upstream.aclose()
+        await self.repo.aclose()
         self.cache.close()
+
+    # -- the signed registry ------------------------------------------------------------------------------
+
+    @functools.cached_property
+    def _repo_key(self) -> RSAPublicKey | None:
+        """The configured key (checked at start by Settings.from_env), or None for hex.pm's embedded one."""
+        pem = self.settings.repo_public_key
+        return load_public_key(pem) if pem is not None else None
+
+    def _read_registry(self, name: str, data: Any) -> RegistryPackage:
+        """Verify a signed `/packages/NAME` file (base64 in the cache); runs before caching and on every read."""
+        try:
+            body = base64.b64decode(data, validate=True) if isinstance(data, str) else None
+        except binascii.Error:
+            body = None
+        if body is None:  # only an entry written by something else looks like this: drop it and fetch again
+            raise BadResponse(f"The cached registry file for {name} is not base64 text.")
+        try:
+            return read_package(body, name=name, public_key=self._repo_key)
+        except RegistryError:
+            self.registry_failed += 1
+            raise
+
+    async def _registry(self, name: str) -> Fetched[RegistryPackage]:
+        try:
+            fetched = await self.registry_fetcher.fetch(
+                Endpoint("registry", f"/packages/{segment(name)}"),
+                lambda data: self._read_registry(name, data),
+                memo="read_package",  # `name` is in the path, hence in the cache key
+            )
+        except NotFound:
+            raise PackageNotFound(name) from None
+        return Fetched(fetched.value, fetched.freshness.model_copy(update={"registry": True}))
+
+    async def _try_registry(self, name: str) -> tuple[Fetched[RegistryPackage] | None, str | None]:
+        """The verified registry file, or (in auto) None and a note saying why the API answers instead.
+
+        Mode off never asks the registry; mode only raises what the registry raised.
+        """
+        if self.settings.registry == "off":
+            return None, None
+        try:
+            return await self._registry(name), None
+        except HexError as exc:
+            if self.settings.registry == "only":
+                if isinstance(exc, PackageNotFound):
+                    raise
+                raise RegistryUnavailable(
+                    f"{exc} HEX_MCP_REGISTRY=only is set, so the API was not asked; set it to auto to let "
+                    "the API answer when the registry cannot."
+                ) from None
+            note = fallback_note(name, exc)
+            log.warning("%s", note)
+            return None, note
+
+    async def _listing(self, name: str, *, dates: bool = False) -> Fetched[Package]:
+        """Every release with retirements: from the registry unless it is off or (in auto) failing.
+
+        `dates`: fill publication dates a pre-2026-05 file lacks with one API read of the release list.
+        """
+        reg, note = await self._try_registry(name)
+        if reg is None:
+            return _noted(await self._releases(name), note)
+        pkg = package_from_registry(reg.value)
+        if dates and not has_all_dates(reg.value):
+            try:
+                pkg = with_dates(pkg, (await self._releases(name)).value)
+            except HexError as exc:  # dates are a courtesy; the registry's answer stands without them
+                log.info("release dates for %s unavailable: %s", name, first_sentence(str(exc)))
+        return Fetched(pkg, reg.freshness)
 
     # -- reads with domain errors ---------------------------------------------------------------------
 
@@ -155,7 +248,7 @@ class HexService:
         validate.package_name(name)
         validate.bounded(limit, "limit", 1, validate.RELEASES_LIMIT_MAX)
         req = validate.requirement(requirement)
-        fetched = await self._releases(name)
+        fetched = await self._listing(name, dates=True)
         pkg = fetched.value
         refs = pkg.releases
         highest = matching = None
@@ -181,11 +274,21 @@ class HexService:
         )
 
     async def release(self, name: str, version: str | None = None) -> ReleaseView:
+        """Dependencies, retirement, checksum and date from the registry; the rest from the API document."""
         validate.package_name(name)
         arg = validate.version_arg(version)
-        listing = (await self._releases(name)).value if needs_release_list(arg) else Package(name=name)
+        reg, note = await self._try_registry(name)
+        if reg is not None:
+            listing = package_from_registry(reg.value)
+        elif needs_release_list(arg):
+            listing = (await self._releases(name)).value
+        else:
+            listing = Package(name=name)
         concrete, requested = pick_version(listing, name, arg)
-        fetched = await self._release(name, concrete)
+        if reg is None:
+            fetched = _noted(await self._release(name, concrete), note)
+        else:
+            fetched = await self._release_with_registry(reg, concrete)
         return ReleaseView(
             release=fetched.value,
             requested=requested,
@@ -193,6 +296,23 @@ class HexService:
             skipped_retired=retired_above(listing, concrete) if requested == "latest" else None,
             freshness=fetched.freshness,
         )
+
+    async def _release_with_registry(self, reg: Fetched[RegistryPackage], version: str) -> Fetched[Release]:
+        rel = find_release(reg.value, version)
+        if rel is None:
+            raise ReleaseNotFound(
+                reg.value.name, version, nearest_versions(package_from_registry(reg.value), version)
+            )
+        try:
+            api = await self._release(reg.value.name, version)
+        except HexError as exc:  # the signed facts stand; say what the API could not add
+            reason = first_sentence(str(exc))
+            stamp = reg.freshness.model_copy(
+                update={"note": f"the API release document could not be read ({reason}); registry facts only"}
+            )
+            return Fetched(release_from_registry(reg.value, rel), stamp)
+        freshness = combined_freshness([reg.freshness, api.freshness]).model_copy(update={"registry": True})
+        return Fetched(release_from_registry(reg.value, rel, api.value), freshness)
 
     async def search(self, q: str, page: int = 1, limit: int = 20, sort: str | None = None) -> SearchView:
         query = validate.search_query(q)
@@ -257,9 +377,15 @@ class HexService:
                 "release": self.settings.ttls.release,
                 "search": self.settings.ttls.search,
                 "meta": self.settings.ttls.meta,
+                "registry": self.settings.ttls.registry,
             },
             gateway=gateway,
             gateway_error=gateway_error,
+            registry_mode=self.settings.registry,
+            repo_url=self.settings.repo_url,
+            registry_fetched=self.repo.fetched,
+            registry_revalidated=self.repo.revalidated,
+            registry_failed=self.registry_failed,
         )
 
     # -- upgrade assistant -------------------------------------------------------------------------------
@@ -278,8 +404,11 @@ class HexService:
             raise InvalidInput(
                 f"from_version and to_version are both '{old_arg}': give two different versions to compare."
             )
+        reg, note = await self._try_registry(name)
+        if reg is not None:  # one verified file answers everything but the Elixir requirement and build tools
+            return self._diff_from_registry(reg, old_arg, new_arg)
         # One read of the release list serves resolution, the count in between and (hex.pm) the advisories.
-        listing = await self._releases(name)
+        listing = _noted(await self._releases(name), note)
         old, old_requested = pick_version(listing.value, name, old_arg)
         new, new_requested = pick_version(listing.value, name, new_arg)
         if old == new:
@@ -296,6 +425,36 @@ class HexService:
             from_requested=old_requested,
             to_requested=new_requested,
             freshness=combined_freshness([listing.freshness, old_release.freshness, new_release.freshness]),
+        )
+
+    def _diff_from_registry(self, reg: Fetched[RegistryPackage], old_arg: Any, new_arg: Any) -> DiffView:
+        name = reg.value.name
+        listing = package_from_registry(reg.value)
+        old, old_requested = pick_version(listing, name, old_arg)
+        new, new_requested = pick_version(listing, name, new_arg)
+        if old == new:
+            raise InvalidInput(
+                f"from_version '{old_arg}' and to_version '{new_arg}' both resolve to {name} {old}: "
+                "nothing to compare. Call hex_releases to see the versions."
+            )
+        releases = []
+        for version in (old, new):
+            rel = find_release(reg.value, version)
+            if rel is None:
+                raise ReleaseNotFound(name, version, nearest_versions(listing, version))
+            releases.append(release_from_registry(reg.value, rel))
+        stamp = reg.freshness.model_copy(
+            update={
+                "note": "Elixir requirement and build tools are not in the registry; hex_release has them"
+            }
+        )
+        return build_diff(
+            listing,
+            releases[0],
+            releases[1],
+            from_requested=old_requested,
+            to_requested=new_requested,
+            freshness=stamp,
         )
 
     async def outdated(self, deps: str) -> OutdatedView:
@@ -336,7 +495,7 @@ class HexService:
         """One dependency, one cached read: hex.pm's package document has releases, retirements and
         advisories, the gateway's release list has the versions."""
         try:
-            fetched = await self._releases(spec.name)
+            fetched = await self._listing(spec.name)
         except PackageNotFound:
             status: OutdatedStatus = "not_found"
             note = "not found on Hex"
@@ -392,3 +551,20 @@ class HexService:
 
 
 _NAME_PREFIX_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+
+def fallback_note(name: str, exc: HexError) -> str:
+    """One line saying which registry step failed for `name`, for an answer the API gave instead."""
+    if isinstance(exc, RegistryError):
+        return f"registry file {exc.subject} failed verification ({exc.step.replace('_', ' ')}); answered from the API"
+    if isinstance(exc, PackageNotFound):
+        return f"the registry has no file for {name}; answered from the API"
+    return (
+        f"registry file for {name} could not be fetched ({first_sentence(str(exc))}); answered from the API"
+    )
+
+
+def _noted(fetched: Fetched[Any], note: str | None) -> Fetched[Any]:
+    if note is None:
+        return fetched
+    return Fetched(fetched.value, fetched.freshness.model_copy(update={"note": note}))

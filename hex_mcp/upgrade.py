@@ -77,12 +77,16 @@ def advisories_affecting(
 def combined_freshness(items: list[Freshness]) -> Freshness:
     """One stamp for an answer built from several reads: the oldest age, and any stale reason."""
     oldest = max(items, key=lambda f: f.age_seconds)
+    notes = list(dict.fromkeys(f.note for f in items if f.note))
+    more = f" (and {len(notes) - 1} more like it)" if len(notes) > 1 else ""
     return Freshness(
         source=oldest.source,
         fetched_at=oldest.fetched_at,
         age_seconds=oldest.age_seconds,
         from_cache=any(f.from_cache for f in items),
         stale_reason=next((f.stale_reason for f in items if f.stale_reason), None),
+        registry=all(f.registry for f in items),
+        note=notes[0] + more if notes else None,
     )
 
 

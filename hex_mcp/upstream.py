@@ -7,6 +7,7 @@ answers (`UpstreamResponse`: data, or "not modified"). What differs between upst
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import random
@@ -30,6 +31,7 @@ from hex_mcp.errors import (
     RateLimited,
     UpstreamUnavailable,
 )
+from hex_mcp.registry import PACKAGE_MAX_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -86,22 +88,19 @@ class UpstreamClient:
         self.settings = settings
         self.backend = settings.upstream
         self.label = self.backend.label
+        self.url_setting = "HEX_MCP_BASE_URL"  # what to check when the host cannot be reached
+        self.max_body = settings.max_body_bytes
         self.rate = RateState()
         self._on_attempt = on_attempt
         self._sleep = sleep
+        self._http = self._client(http_transport)
+
+    def _client(self, transport: httpx2.AsyncBaseTransport | None) -> httpx2.AsyncClient:
         headers = {"User-Agent": f"hex-mcp/{__version__}", "Accept": "application/json"}
-        key = settings.api_key
+        key = self.settings.api_key
         if key is not None:
             headers[self.backend.auth_header] = key.reveal()
-        per_attempt = max(1.0, settings.timeout)
-        self._http = httpx2.AsyncClient(
-            base_url=settings.base_url,
-            headers=headers,
-            transport=http_transport,
-            timeout=httpx2.Timeout(per_attempt, connect=min(5.0, per_attempt)),
-            follow_redirects=False,  # a redirect could point anywhere; never follow it with our key
-            limits=httpx2.Limits(max_connections=20, max_keepalive_connections=10),
-        )
+        return _http_client(self.settings, self.settings.base_url, headers, transport)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -156,13 +155,13 @@ class UpstreamClient:
             ) from None
         except httpx2.TransportError as exc:
             raise UpstreamUnavailable(
-                f"{self.label} is unreachable ({type(exc).__name__}). Check the network or HEX_MCP_BASE_URL, "
+                f"{self.label} is unreachable ({type(exc).__name__}). Check the network or {self.url_setting}, "
                 "then try again."
             ) from None
         return self._interpret(response, body)
 
     async def _read_capped(self, response: httpx2.Response) -> bytes:
-        cap = self.settings.max_body_bytes
+        cap = self.max_body
         declared = response.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > cap:
             raise BadResponse(
@@ -271,6 +270,75 @@ class UpstreamClient:
             if gap > 0:
                 await self._sleep(gap)
             self.rate.last_request_at = time.monotonic()
+
+
+class RepoClient(UpstreamClient):
+    """GETs signed registry files from the Hex repository (HEX_MCP_REPO_URL) as bytes.
+
+    Same deadline, retries and no-redirect rule as the API client, but its own connection pool, the registry's
+    body cap, no rate governor (repo.hex.pm is a CDN, not the rate-limited API), no call budget and never an API
+    key: the files are signed, so no credential is needed and none is offered to a mirror. The body travels on as
+    base64 text, so the disk cache (JSON only) keeps the signed file exactly as received and every read of it is
+    verified again. It counts what it fetched and what a 304 revalidated, for hex_meta.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        http_transport: httpx2.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Any] = anyio.sleep,
+    ) -> None:
+        super().__init__(settings, http_transport=http_transport, sleep=sleep)
+        self.label = f"The Hex repository ({settings.repo_url})"
+        self.url_setting = "HEX_MCP_REPO_URL"
+        self.max_body = PACKAGE_MAX_BYTES
+        self.fetched = 0
+        self.revalidated = 0
+
+    def _client(self, transport: httpx2.AsyncBaseTransport | None) -> httpx2.AsyncClient:
+        # No key header, ever: registry files are public and signed, and a mirror must not see a credential.
+        headers = {"User-Agent": f"hex-mcp/{__version__}", "Accept": "application/octet-stream"}
+        return _http_client(self.settings, self.settings.repo_url, headers, transport)
+
+    async def _pace(self) -> None:
+        """No pacing: the repository is a CDN with no rate window to keep to."""
+
+    def _observe_rate(self, headers: httpx2.Headers) -> None:
+        """The repository sends no rate headers worth reading; the API's rate state stays its own."""
+
+    def _interpret(self, response: httpx2.Response, body: bytes) -> UpstreamResponse:
+        status = response.status_code
+        if status == 304:
+            self.revalidated += 1
+            return UpstreamResponse(304, None, response.headers.get("etag"))
+        if 200 <= status < 300:
+            self.fetched += 1
+            return UpstreamResponse(
+                status, base64.b64encode(body).decode("ascii"), response.headers.get("etag")
+            )
+        if status in (403, 404):  # the CDN answers 403 for a file that does not exist, as Hex itself reads it
+            raise NotFound(f"{self.label} has no such file (HTTP {status}).")
+        if 300 <= status < 400:
+            raise BadResponse(
+                f"{self.label} answered with a redirect (HTTP {status}), which is not followed. Check "
+                "HEX_MCP_REPO_URL: it must be the repository root itself (default https://repo.hex.pm)."
+            )
+        raise self._status_error(status, response.headers, None)
+
+
+def _http_client(
+    settings: Settings, base_url: str, headers: dict[str, str], transport: httpx2.AsyncBaseTransport | None
+) -> httpx2.AsyncClient:
+    per_attempt = max(1.0, settings.timeout)
+    return httpx2.AsyncClient(
+        base_url=base_url,
+        headers=headers,
+        transport=transport,
+        timeout=httpx2.Timeout(per_attempt, connect=min(5.0, per_attempt)),
+        follow_redirects=False,  # a redirect could point anywhere; never follow it with our key
+        limits=httpx2.Limits(max_connections=20, max_keepalive_connections=10),
+    )
 
 
 class _ServerBug(UpstreamUnavailable):

@@ -41,7 +41,18 @@ def make_settings(tmp_path: Path, fake: FakeUpstream) -> Callable[..., Settings]
     """Settings for either backend against the fake upstream, with a fresh cache dir."""
 
     def make(backend: str = "hexpm", **overrides: Any) -> Settings:
-        base = Settings(cache_dir=tmp_path / "cache", retries=0, timeout=5.0, ttls=TTLs())
+        # The registry is the fake's, signed with its test key: no test ever reaches repo.hex.pm. Tests written
+        # against the API's answers and call counts pin HEX_MCP_REGISTRY=off; tests/test_registry_int.py covers
+        # the registry modes (auto, the product default, and only).
+        base = Settings(
+            registry="off",
+            cache_dir=tmp_path / "cache",
+            retries=0,
+            timeout=5.0,
+            ttls=TTLs(),
+            repo_url=fake.repo_url,
+            repo_public_key=fake.repo_public_key_pem,
+        )
         if backend == "oanor":
             base = base.with_backend("oanor", fake.oanor_url)
             overrides.setdefault("oanor_api_key", Secret(OANOR_KEY))

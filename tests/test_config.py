@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from hex_mcp import cli
 from hex_mcp.config import ConfigError, Secret, Settings, TTLs, is_loopback
@@ -172,3 +174,106 @@ def test_check_http_exposure_allows_token_or_explicit_opt_out() -> None:
     cli.check_http_exposure(Settings(transport="sse", host="0.0.0.0", insecure_no_auth=True))
     with pytest.raises(ConfigError):
         cli.check_http_exposure(Settings(transport="sse", host="0.0.0.0"))
+
+
+# -- the signed registry -----------------------------------------------------------------------------------------
+
+
+def _pem(key_size: int = 2048) -> bytes:
+    private = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
+    return private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def test_registry_defaults() -> None:
+    settings = Settings.from_env({})
+    assert (settings.registry, settings.repo_url, settings.repo_public_key) == (
+        "auto",
+        "https://repo.hex.pm",
+        None,
+    )
+    assert settings.ttls.registry == 3600
+    assert Settings.from_env({"OANOR_API_KEY": "gw"}).registry == "auto"
+
+
+def test_registry_env_values(tmp_path: Path) -> None:
+    pem = _pem()
+    (tmp_path / "repo.pem").write_bytes(pem)
+    settings = Settings.from_env(
+        {
+            "HEX_MCP_REGISTRY": "ONLY",
+            "HEX_MCP_REPO_URL": "http://127.0.0.1:9/repo/",
+            "HEX_MCP_REPO_PUBLIC_KEY": str(tmp_path / "repo.pem"),
+            "HEX_MCP_CACHE_TTL": "7",
+        }
+    )
+    assert (settings.registry, settings.repo_url, settings.repo_public_key) == (
+        "only",
+        "http://127.0.0.1:9/repo",
+        pem,
+    )
+    assert settings.ttls.registry == 7
+
+
+def test_hex_mirror_is_honoured_unless_our_own_variable_is_set() -> None:
+    assert Settings.from_env({"HEX_MIRROR": "https://mirror.example/"}).repo_url == "https://mirror.example"
+    both = {"HEX_MIRROR": "https://mirror.example", "HEX_MCP_REPO_URL": "https://repo.example"}
+    assert Settings.from_env(both).repo_url == "https://repo.example"
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"HEX_MCP_REGISTRY": "sometimes"}, "HEX_MCP_REGISTRY='sometimes' is not one of: auto, off, only"),
+        (
+            {"HEX_MCP_REPO_URL": "repo.hex.pm"},
+            "HEX_MCP_REPO_URL='repo.hex.pm' is not an http(s) repository URL",
+        ),
+        ({"HEX_MIRROR": "ftp://mirror"}, "HEX_MIRROR='ftp://mirror' is not an http(s) repository URL"),
+        ({"HEX_MCP_REPO_URL": "https://repo.hex.pm/?x=1"}, "is not an http(s) repository URL"),
+    ],
+)
+def test_bad_registry_values_name_the_variable(env: dict[str, str], needle: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env(env)
+    assert needle in str(info.value)
+
+
+def test_repo_public_key_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "nope.pem"
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({"HEX_MCP_REPO_PUBLIC_KEY": str(path)})
+    assert (
+        str(info.value) == f"HEX_MCP_REPO_PUBLIC_KEY={str(path)!r} cannot be read (No such file or directory)"
+    )
+
+
+def test_repo_public_key_not_a_pem(tmp_path: Path) -> None:
+    path = tmp_path / "key.pem"
+    path.write_bytes(b"not a key")
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({"HEX_MCP_REPO_PUBLIC_KEY": str(path)})
+    assert str(info.value).startswith(
+        f"HEX_MCP_REPO_PUBLIC_KEY={str(path)!r}: the registry public key is not a readable PEM public key"
+    )
+
+
+def test_repo_public_key_too_small(tmp_path: Path) -> None:
+    path = tmp_path / "key.pem"
+    path.write_bytes(_pem(1024))
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({"HEX_MCP_REPO_PUBLIC_KEY": str(path)})
+    assert str(info.value) == (
+        f"HEX_MCP_REPO_PUBLIC_KEY={str(path)!r}: the registry public key has 1024 bits; at least 2048 are required"
+    )
+
+
+def test_repo_public_key_oversized_file(tmp_path: Path) -> None:
+    path = tmp_path / "key.pem"
+    path.write_bytes(b"x" * (64 * 1024 + 1))
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({"HEX_MCP_REPO_PUBLIC_KEY": str(path)})
+    assert (
+        str(info.value) == f"HEX_MCP_REPO_PUBLIC_KEY={str(path)!r} is over 65,536 bytes: not a public key PEM"
+    )

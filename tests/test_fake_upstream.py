@@ -520,6 +520,46 @@ def test_fault_redirect_and_drop(fake: FakeUpstream, client: httpx2.Client) -> N
     assert client.get(fake.hexpm_url + "/packages/jason").status_code == 200
 
 
+def test_the_repository_serves_signed_files_that_agree_with_the_api(
+    fake: FakeUpstream, client: httpx2.Client
+) -> None:
+    from hex_mcp.registry import load_public_key, read_package
+
+    response = client.get(fake.repo_url + "/packages/jason")
+    assert response.status_code == 200
+    pkg = read_package(response.content, name="jason", public_key=load_public_key(fake.repo_public_key_pem))
+    api = fake.registry.packages["jason"]
+    assert sorted(r.version for r in pkg.releases) == sorted(r["version"] for r in api["releases"])
+    etag = response.headers["etag"]
+    again = client.get(fake.repo_url + "/packages/jason", headers={"if-none-match": etag})
+    assert (again.status_code, again.content) == (304, b"")
+    assert client.get(fake.repo_url + "/packages/no_such_pkg").status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("fault", "step"),
+    [
+        (Fault("registry_bad_signature"), "bad_signature"),
+        (Fault("registry_no_signature"), "missing_signature"),
+        (Fault("registry_wrong_repository"), "wrong_repository"),
+        (Fault("registry_wrong_name"), "wrong_name"),
+        (Fault("registry_truncated_gzip"), "truncated"),
+        (Fault("registry_not_gzip"), "not_gzip"),
+    ],
+)
+def test_registry_faults_fail_the_named_step(
+    fake: FakeUpstream, client: httpx2.Client, fault: Fault, step: str
+) -> None:
+    from hex_mcp.registry import RegistryError, load_public_key, read_package
+
+    fault.path_prefix = "/repo/packages/jason"
+    fake.add_fault(fault)
+    body = client.get(fake.repo_url + "/packages/jason").content
+    with pytest.raises(RegistryError) as info:
+        read_package(body, name="jason", public_key=load_public_key(fake.repo_public_key_pem))
+    assert info.value.step == step
+
+
 def test_every_fault_kind_is_exercised() -> None:
     source = Path(__file__).read_text(encoding="utf-8")
     assert all(f'Fault("{kind}"' in source for kind in FAULT_KINDS)

@@ -267,6 +267,7 @@ def test_cache_commands(
 ) -> None:
     env = {
         "HEX_MCP_BASE_URL": settings.base_url,
+        "HEX_MCP_REGISTRY": "off",  # these pin the API path; no launched server may reach repo.hex.pm
         "HEX_MCP_CACHE_DIR": str(tmp_path / "ops"),
         "HEX_MCP_BACKEND": "hexpm",
     }

@@ -19,6 +19,7 @@ PURE = {
     "changelog",
     "deps_input",
     "errors",
+    "from_registry",
     "models",
     "plan",
     "registry.decode",

@@ -81,6 +81,7 @@ async def test_mcpb_bundle_starts_the_server(fake: FakeUpstream, tmp_path: Path)
     env = {
         **resolved["env"],
         "HEX_MCP_BASE_URL": fake.hexpm_url,
+        "HEX_MCP_REGISTRY": "off",  # these pin the API path; no launched server may reach repo.hex.pm
         "HEX_MCP_CACHE_DIR": str(tmp_path / "cache"),
     }
     # The bundle's own source is what runs, not the checkout's editable install.

@@ -234,7 +234,12 @@ async def test_manifest_mcp_config_starts_the_server(
     resolved = resolve_mcp_config(ROOT, user_values)
     assert resolved["command"] in ("python", "python3")
     # A host finds its own Python; here it is the test interpreter, which has the dependencies installed.
-    env = {**resolved["env"], "HEX_MCP_BASE_URL": base_url, "HEX_MCP_CACHE_DIR": str(tmp_path / "cache")}
+    env = {
+        **resolved["env"],
+        "HEX_MCP_BASE_URL": base_url,
+        "HEX_MCP_CACHE_DIR": str(tmp_path / "cache"),
+        "HEX_MCP_REGISTRY": "off",  # no launched server may reach repo.hex.pm
+    }
     params = StdioServerParameters(command=sys.executable, args=resolved["args"], env=env, cwd=str(tmp_path))
     async with Client(params, mode="legacy") as client:
         tools = await client.list_tools()

@@ -384,17 +384,35 @@ def test_meta_text() -> None:
         upstream_calls_month=42,
         monthly_quota=3490,
         rate_limit=RateLimitInfo(limit=100, remaining=97, reset="2026-11-25T10:01:00Z"),
-        ttls={"package": 900, "releases": 900, "release": 86400, "search": 3600, "meta": 86400},
+        ttls={
+            "package": 900,
+            "releases": 900,
+            "release": 86400,
+            "search": 3600,
+            "meta": 86400,
+            "registry": 3600,
+        },
         gateway=GatewayMeta(endpoints=["/v1/package", "/v1/meta"]),
+        registry_mode="auto",
+        repo_url="https://repo.hex.pm",
+        registry_fetched=7,
+        registry_revalidated=2,
+        registry_failed=1,
     )
-    assert render.meta(view) == (
+    head = (
         "hex-mcp 0.1.0 · backend: Hex API gateway (https://api.oanor.com/hex-api) · API key: set · offline: no\n"
         "cache: /home/u/.cache/hex-mcp · 12 entries · 3.0 MB · hit ratio this process: 75%\n"
         "upstream calls this month: 42 · quota: 3490\n"
         "rate limit: 97/100 left · window resets 2026-11-25T10:01:00Z\n"
-        "TTLs (s): package 900 · releases 900 · release 86400 · search 3600 · meta 86400\n"
-        "gateway endpoints: /v1/package, /v1/meta"
+        "TTLs (s): package 900 · releases 900 · release 86400 · search 3600 · meta 86400 · registry 3600\n"
+        "gateway endpoints: /v1/package, /v1/meta\n"
     )
+    assert render.meta(view) == head + (
+        "registry: auto · https://repo.hex.pm · this process: 7 fetched, 2 revalidated (304), "
+        "1 failed verification"
+    )
+    off = view.model_copy(update={"registry_mode": "off"})
+    assert render.meta(off) == head + "registry: off (HEX_MCP_REGISTRY): every answer comes from the API"
 
 
 def test_releases_collapse_runs_of_prereleases() -> None:

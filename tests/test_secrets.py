@@ -59,6 +59,7 @@ def env_for(fake: FakeUpstream, backend: str, cache_dir: Path, **extra: str) -> 
         "PATH": os.environ.get("PATH", ""),
         "HEX_MCP_BACKEND": backend,
         "HEX_MCP_BASE_URL": fake.oanor_url if backend == "oanor" else fake.hexpm_url,
+        "HEX_MCP_REGISTRY": "off",  # these pin the API path; no launched server may reach repo.hex.pm
         "HEX_MCP_CACHE_DIR": str(cache_dir),
         "HEX_MCP_MAX_RPS": "0",
         "HEX_API_KEY": HEX_KEY,
