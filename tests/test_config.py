@@ -189,12 +189,12 @@ def _pem(key_size: int = 2048) -> bytes:
 def test_registry_defaults() -> None:
     settings = Settings.from_env({})
     assert (settings.registry, settings.repo_url, settings.repo_public_key) == (
-        "auto",
+        "off",
         "https://repo.hex.pm",
         None,
     )
     assert settings.ttls.registry == 3600
-    assert Settings.from_env({"OANOR_API_KEY": "gw"}).registry == "auto"
+    assert Settings.from_env({"OANOR_API_KEY": "gw"}).registry == "off"
 
 
 def test_registry_env_values(tmp_path: Path) -> None:

@@ -405,4 +405,7 @@ async def test_input_schemas_are_portable(client: Client) -> None:
         for name, prop in (tool.input_schema.get("properties") or {}).items():
             assert isinstance(prop.get("type"), str), (tool.name, name)
             assert not {"anyOf", "oneOf"} & set(prop), (tool.name, name)
-            assert None not in (prop.get("enum") or []) and prop.get("default", "") is not None, (tool.name, name)
+            assert None not in (prop.get("enum") or []) and prop.get("default", "") is not None, (
+                tool.name,
+                name,
+            )
