@@ -8,7 +8,7 @@ View models (`*View`) are what a tool returns: already bounded, with a `Freshnes
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -306,6 +306,7 @@ class DiffView(_Model):
     freshness: Freshness
 
 
+# In display order: problems first, then how big the available step is.
 OutdatedStatus = Literal[
     "vulnerable",
     "retired",
@@ -318,19 +319,8 @@ OutdatedStatus = Literal[
     "not_found",
     "error",
 ]
-# Problems first: what needs action now, then how big the available step is.
-OUTDATED_ORDER: tuple[OutdatedStatus, ...] = (
-    "vulnerable",
-    "retired",
-    "unpublished",
-    "major",
-    "minor",
-    "patch",
-    "unresolved",
-    "current",
-    "not_found",
-    "error",
-)
+# The statuses in that order, for summaries and sorting.
+OUTDATED_ORDER: tuple[OutdatedStatus, ...] = get_args(OutdatedStatus)
 
 
 class OutdatedRow(_Model):
