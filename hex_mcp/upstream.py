@@ -135,10 +135,9 @@ class UpstreamClient:
     async def _attempt(self, path: str, params: dict[str, str], etag: str | None) -> UpstreamResponse:
         await self._pace()
         headers = {"If-None-Match": etag} if etag else {}
-        if self._on_attempt is not None:
-            self._on_attempt()
         try:
             async with self._http.stream("GET", path, params=params, headers=headers) as response:
+                self._count_attempt()
                 self._observe_rate(response.headers)
                 try:
                     body = await self._read_capped(response)
@@ -150,15 +149,25 @@ class UpstreamClient:
                         f"{self.label} broke off its answer ({type(exc).__name__}). Try again shortly."
                     ) from None
         except httpx2.TimeoutException as exc:
+            if not isinstance(exc, httpx2.ConnectTimeout):
+                self._count_attempt()  # the request went out; the upstream may have metered it
             raise UpstreamUnavailable(
                 f"{self.label} timed out ({type(exc).__name__}). Try again shortly."
             ) from None
         except httpx2.TransportError as exc:
+            if not isinstance(exc, httpx2.ConnectError):
+                self._count_attempt()
             raise UpstreamUnavailable(
                 f"{self.label} is unreachable ({type(exc).__name__}). Check the network or {self.url_setting}, "
                 "then try again."
             ) from None
         return self._interpret(response, body)
+
+    def _count_attempt(self) -> None:
+        """Count a request against the monthly budget once it reached the upstream; a refused connection,
+        a failed DNS lookup or a connect timeout never did, so it costs nothing."""
+        if self._on_attempt is not None:
+            self._on_attempt()
 
     async def _read_capped(self, response: httpx2.Response) -> bytes:
         cap = self.max_body

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +17,7 @@ from mcp import Client
 from fakehex.upstream import FakeUpstream, Fault
 from hex_mcp import cli
 from hex_mcp.config import Settings, TTLs
-from hex_mcp.errors import OfflineMiss, PackageNotFound, QuotaExhausted, RateLimited
+from hex_mcp.errors import OfflineMiss, PackageNotFound, QuotaExhausted, RateLimited, UpstreamUnavailable
 from hex_mcp.fetch import SingleFlight
 from hex_mcp.server import create_server
 from hex_mcp.service import HexService
@@ -343,3 +344,23 @@ async def test_reused_answer_expires_with_its_ttl(settings: Settings, fake: Fake
     await service.release("jason", "1.4.4")
     await service.aclose()
     assert fake.count("/api/packages/jason/releases/1.4.4") == 2  # revalidated, not served from memory
+
+
+async def test_a_request_that_never_reached_the_upstream_costs_no_quota(
+    make_settings: Callable[..., Settings], fake: FakeUpstream
+) -> None:
+    with socket.socket() as probe:  # a loopback port that nothing listens on: the connection is refused
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    refused = HexService(make_settings("hexpm", base_url=f"http://127.0.0.1:{closed}/api", monthly_quota=5))
+    with pytest.raises(UpstreamUnavailable, match="unreachable"):
+        await refused.package("jason")
+    assert refused.budget.used() == 0
+    await refused.aclose()
+
+    fake.add_fault(Fault("status", status=500, times=1))  # reached the upstream: counted, whatever the answer
+    reached = HexService(make_settings("hexpm", monthly_quota=5))
+    with pytest.raises(UpstreamUnavailable):
+        await reached.package("jason")
+    assert reached.budget.used() == 1
+    await reached.aclose()
