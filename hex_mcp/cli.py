@@ -21,8 +21,6 @@ from hex_mcp.backends import backend_for
 from hex_mcp.config import LOG_LEVELS, TRANSPORTS, ConfigError, Settings, is_loopback
 from hex_mcp.models import BACKEND_NAMES
 
-log = logging.getLogger("hex_mcp")
-
 EPILOG = """\
 commands:
   (none)                 serve MCP (stdio unless --transport says otherwise)

@@ -12,7 +12,7 @@ Pure functions over `hex_mcp.models.Package`, shared by every tool, so each of t
 
 from __future__ import annotations
 
-from hex_mcp.errors import NotFound, ReleaseNotFound
+from hex_mcp.errors import InvalidInput, NotFound, ReleaseNotFound
 from hex_mcp.models import Package
 from hex_mcp.versions import Exact, Latest, Req, Requirement, Version, VersionArg, VersionError, hex_pick
 
@@ -95,6 +95,19 @@ def pick_version(pkg: Package, name: str, arg: VersionArg) -> tuple[str, str | N
     if chosen is None:
         raise ReleaseNotFound(name, arg.text, versions[:3])
     return chosen, arg.text
+
+
+def pick_two(
+    pkg: Package, name: str, old_arg: VersionArg, new_arg: VersionArg
+) -> tuple[tuple[str, str | None], tuple[str, str | None]]:
+    """Both ends of a comparison, resolved; `InvalidInput` when they name the same release."""
+    old, new = pick_version(pkg, name, old_arg), pick_version(pkg, name, new_arg)
+    if old[0] == new[0]:
+        raise InvalidInput(
+            f"from_version '{old_arg}' and to_version '{new_arg}' both resolve to {name} {old[0]}: "
+            "nothing to compare. Call hex_releases to see the versions."
+        )
+    return old, new
 
 
 def needs_release_list(arg: VersionArg) -> bool:

@@ -64,13 +64,14 @@ from hex_mcp.resolve import (
     nearest_versions,
     needs_release_list,
     newer_prerelease,
+    pick_two,
     pick_version,
     retired_above,
 )
 from hex_mcp.text import first_sentence, shorten
 from hex_mcp.upgrade import DepCheck, build_diff, combined_freshness, outdated_row, sort_outdated
 from hex_mcp.upstream import RepoClient, UpstreamClient, utc_iso
-from hex_mcp.versions import Latest, hex_pick
+from hex_mcp.versions import Latest, VersionArg, hex_pick
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
@@ -101,15 +102,21 @@ class HexService:
         self.upstream = UpstreamClient(settings, http_transport=http_transport, on_attempt=self.budget.count)
         self.fetcher = Fetcher(settings, self.cache, self.upstream, self.budget)
         self.fetch = self.fetcher.fetch
-        # Registry files come from the repository's CDN: not metered by the API budget nor its rate governor.
-        self.repo = RepoClient(settings, http_transport=http_transport)
-        self.registry_fetcher = Fetcher(settings, self.cache, self.repo, None)
+        self._http_transport = http_transport
+        self._repo: RepoClient | None = None  # built on the first registry read: mode off never needs it
         self.registry_failed = 0
 
     async def aclose(self) -> None:
         await self.upstream.aclose()
-        await self.repo.aclose()
+        if self._repo is not None:
+            await self._repo.aclose()
         self.cache.close()
+
+    @functools.cached_property
+    def registry_fetcher(self) -> Fetcher:
+        """Registry files come from the repository's CDN: not metered by the API budget nor its rate governor."""
+        self._repo = RepoClient(self.settings, http_transport=self._http_transport)
+        return Fetcher(self.settings, self.cache, self._repo, None)
 
     # -- the signed registry ------------------------------------------------------------------------------
 
@@ -203,9 +210,8 @@ class HexService:
                 memo="parse_release",  # `name` is part of the release path, hence of the cache key
             )
         except NotFound:
-            releases = (
-                await self._releases(name)
-            ).value  # raises PackageNotFound when the package is missing
+            # Raises PackageNotFound when the package itself is missing.
+            releases = (await self._releases(name)).value
             if any(r.version == version for r in releases.releases):
                 raise ReleaseDocMissing(name, version, self.backend.label) from None
             raise ReleaseNotFound(name, version, nearest_versions(releases, version)) from None
@@ -215,14 +221,12 @@ class HexService:
     async def package(self, name: str) -> PackageView:
         fetched = await self._package(validate.package_name(name))
         pkg = fetched.value
-        description = shorten(pkg.description, DESCRIPTION_LIMIT) if pkg.description is not None else None
-        truncated = (
-            description is not None and len(" ".join((pkg.description or "").split())) > DESCRIPTION_LIMIT
-        )
+        flat = " ".join(pkg.description.split()) if pkg.description is not None else None
+        description = shorten(flat, DESCRIPTION_LIMIT) if flat is not None else None
         return PackageView(
             name=pkg.name,
             description=description,
-            description_truncated=truncated,
+            description_truncated=description != flat,
             licenses=pkg.licenses,
             links=pkg.links,
             owners=pkg.owners,
@@ -383,8 +387,8 @@ class HexService:
             gateway_error=gateway_error,
             registry_mode=self.settings.registry,
             repo_url=self.settings.repo_url,
-            registry_fetched=self.repo.fetched,
-            registry_revalidated=self.repo.revalidated,
+            registry_fetched=self._repo.fetched if self._repo is not None else 0,
+            registry_revalidated=self._repo.revalidated if self._repo is not None else 0,
             registry_failed=self.registry_failed,
         )
 
@@ -409,13 +413,7 @@ class HexService:
             return self._diff_from_registry(reg, old_arg, new_arg)
         # One read of the release list serves resolution, the count in between and (hex.pm) the advisories.
         listing = _noted(await self._releases(name), note)
-        old, old_requested = pick_version(listing.value, name, old_arg)
-        new, new_requested = pick_version(listing.value, name, new_arg)
-        if old == new:
-            raise InvalidInput(
-                f"from_version '{old_arg}' and to_version '{new_arg}' both resolve to {name} {old}: "
-                "nothing to compare. Call hex_releases to see the versions."
-            )
+        (old, old_requested), (new, new_requested) = pick_two(listing.value, name, old_arg, new_arg)
         old_release = await self._release(name, old)
         new_release = await self._release(name, new)
         return build_diff(
@@ -427,16 +425,12 @@ class HexService:
             freshness=combined_freshness([listing.freshness, old_release.freshness, new_release.freshness]),
         )
 
-    def _diff_from_registry(self, reg: Fetched[RegistryPackage], old_arg: Any, new_arg: Any) -> DiffView:
+    def _diff_from_registry(
+        self, reg: Fetched[RegistryPackage], old_arg: VersionArg, new_arg: VersionArg
+    ) -> DiffView:
         name = reg.value.name
         listing = package_from_registry(reg.value)
-        old, old_requested = pick_version(listing, name, old_arg)
-        new, new_requested = pick_version(listing, name, new_arg)
-        if old == new:
-            raise InvalidInput(
-                f"from_version '{old_arg}' and to_version '{new_arg}' both resolve to {name} {old}: "
-                "nothing to compare. Call hex_releases to see the versions."
-            )
+        (old, old_requested), (new, new_requested) = pick_two(listing, name, old_arg, new_arg)
         releases = []
         for version in (old, new):
             rel = find_release(reg.value, version)
