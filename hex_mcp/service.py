@@ -127,7 +127,7 @@ class HexService:
         return load_public_key(pem) if pem is not None else None
 
     def _read_registry(self, name: str, data: Any) -> RegistryPackage:
-        """Verify a signed `/packages/NAME` file (base64 in the cache); runs before caching and on every read."""
+        """Verify a signed `/packages/NAME` file (base64 in the cache); runs before caching and on every disk read."""
         try:
             body = base64.b64decode(data, validate=True) if isinstance(data, str) else None
         except binascii.Error:
