@@ -120,10 +120,7 @@ class Settings:
     auth_token: Secret | None = None
     insecure_no_auth: bool = False
     log_level: LogLevel = "WARNING"
-    # Opt-in for now: from the registry, hex_diff lacks the Elixir requirement and build tools, and advisories read
-    # as "not known" for files that predate them, where the API says "none". `auto` becomes the default once those
-    # answers match the API's.
-    registry: RegistryMode = "off"
+    registry: RegistryMode = "auto"
     repo_url: str = DEFAULT_REPO_URL
     # PEM of the key registry files must be signed with; None: hex.pm's key, embedded in hex_mcp.registry.
     repo_public_key: bytes | None = None

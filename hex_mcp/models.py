@@ -295,6 +295,9 @@ class DiffView(_Model):
     elixir_to: str | None
     build_tools_from: list[str]
     build_tools_to: list[str]
+    build_facts_known: bool = Field(
+        default=True, description="False when the release documents that carry Elixir/build facts were unreadable"
+    )
     retirements_known: bool
     from_retirement: Retirement | None
     to_retirement: Retirement | None
