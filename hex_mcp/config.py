@@ -64,10 +64,11 @@ class TTLs:
     search: int = 3_600
     meta: int = 86_400
     registry: int = 3_600  # a signed registry file is revalidated with its ETag, so a 304 is cheap
+    names: int = 86_400  # the registry's list of every package name: completions and "did you mean"
 
     @classmethod
     def uniform(cls, seconds: int) -> TTLs:
-        return cls(seconds, seconds, seconds, seconds, seconds, seconds)
+        return cls(seconds, seconds, seconds, seconds, seconds, seconds, seconds)
 
     def for_endpoint(self, kind: EndpointKind) -> int:
         return {
@@ -77,6 +78,7 @@ class TTLs:
             "search": self.search,
             "meta": self.meta,
             "registry": self.registry,
+            "names": self.names,
         }[kind]
 
 

@@ -296,7 +296,8 @@ class DiffView(_Model):
     build_tools_from: list[str]
     build_tools_to: list[str]
     build_facts_known: bool = Field(
-        default=True, description="False when the release documents that carry Elixir/build facts were unreadable"
+        default=True,
+        description="False when the release documents that carry Elixir/build facts were unreadable",
     )
     retirements_known: bool
     from_retirement: Retirement | None

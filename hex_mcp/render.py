@@ -487,7 +487,9 @@ def diff(view: DiffView) -> str:
         lines.append(
             _changed("elixir", view.elixir_from or "any", view.elixir_to or "any")
             + " · "
-            + _changed("build", ", ".join(view.build_tools_from) or "?", ", ".join(view.build_tools_to) or "?")
+            + _changed(
+                "build", ", ".join(view.build_tools_from) or "?", ", ".join(view.build_tools_to) or "?"
+            )
         )
     if not view.retirements_known:
         lines.append(f"retirement: {NOT_VIA_GATEWAY}")

@@ -235,7 +235,8 @@ async def test_a_missing_package_in_only_mode(
         result = await c.call_tool("hex_releases", {"name": "no_such_pkg"})
     assert result.is_error
     assert text_of(result).startswith(f"{ERR}No package 'no_such_pkg' on Hex.")
-    assert (fake.count("/api"), fake.count("/repo")) == (0, 1)
+    # its file, then the name list for a "did you mean" (nothing close here)
+    assert (fake.count("/api"), fake.count("/repo/packages"), fake.count("/repo/names")) == (0, 1, 1)
 
 
 async def test_a_missing_package_in_auto_asks_the_api(
@@ -245,4 +246,4 @@ async def test_a_missing_package_in_auto_asks_the_api(
         result = await c.call_tool("hex_releases", {"name": "no_such_pkg"})
     assert result.is_error
     assert text_of(result).startswith(f"{ERR}No package 'no_such_pkg' on Hex.")
-    assert (fake.count("/api"), fake.count("/repo")) == (1, 1)
+    assert (fake.count("/api"), fake.count("/repo/packages"), fake.count("/repo/names")) == (1, 1, 1)
