@@ -8,7 +8,7 @@ View models (`*View`) are what a tool returns: already bounded, with a `Freshnes
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,8 +20,27 @@ BackendName = Literal["hexpm", "oanor"]
 BACKEND_NAMES: tuple[BackendName, ...] = ("hexpm", "oanor")
 
 
+def _lean_schema(schema: dict[str, Any]) -> None:
+    """Output schemas without what only costs: every host pays for them in tokens and validation time.
+
+    Titles repeat the key they sit next to ("Name" for `name`); `"default": null` says nothing about an output;
+    `anyOf: [{"type": T}, {"type": "null"}]` is the same as `"type": [T, "null"]`.
+    """
+    schema.pop("title", None)
+    for prop in schema.get("properties", {}).values():
+        prop.pop("title", None)
+        if "default" in prop and prop["default"] is None:
+            del prop["default"]
+        options = prop.get("anyOf")
+        if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:
+            other = next(o for o in options if o != {"type": "null"})
+            if set(other) == {"type"} and isinstance(other["type"], str):
+                del prop["anyOf"]
+                prop["type"] = [other["type"], "null"]
+
+
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", json_schema_extra=_lean_schema)
 
 
 class Downloads(_Model):
