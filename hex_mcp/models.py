@@ -23,20 +23,14 @@ BACKEND_NAMES: tuple[BackendName, ...] = ("hexpm", "oanor")
 def _lean_schema(schema: dict[str, Any]) -> None:
     """Output schemas without what only costs: every host pays for them in tokens and validation time.
 
-    Titles repeat the key they sit next to ("Name" for `name`); `"default": null` says nothing about an output;
-    `anyOf: [{"type": T}, {"type": "null"}]` is the same as `"type": [T, "null"]`.
+    Titles repeat the key they sit next to ("Name" for `name`), and `"default": null` says nothing about an
+    output. Nullable fields stay `anyOf` branches: a `type` array is less portable (Gemini's schema subset).
     """
     schema.pop("title", None)
     for prop in schema.get("properties", {}).values():
         prop.pop("title", None)
         if "default" in prop and prop["default"] is None:
             del prop["default"]
-        options = prop.get("anyOf")
-        if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:
-            other = next(o for o in options if o != {"type": "null"})
-            if set(other) == {"type"} and isinstance(other["type"], str):
-                del prop["anyOf"]
-                prop["type"] = [other["type"], "null"]
 
 
 class _Model(BaseModel):
