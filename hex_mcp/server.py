@@ -221,8 +221,18 @@ class AppState:
 
 
 class HexMCPServer(MCPServer[AppState]):
-    """`tools/list` without the titles pydantic puts on every argument ("Name" for `name`, "hex_packageArguments"
-    for the whole): each host pays for the definitions on every turn, and a title only repeats its key."""
+    """`MCPServer` with two trims: no `prompts` capability (hex-mcp has no prompts, and an advertised empty list
+    sends hosts looking), and `tools/list` without the titles pydantic puts on every argument ("Name" for `name`,
+    "hex_packageArguments" for the whole): each host pays for the definitions on every turn, and a title only
+    repeats its key."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The SDK registers prompt handlers unconditionally and advertises whatever is registered; it has no
+        # public way to drop one, so this reaches into its table (mcp is pinned below 3; tests/test_tools.py
+        # checks the capabilities).
+        for method in ("prompts/list", "prompts/get"):
+            self._lowlevel_server._request_handlers.pop(method, None)
 
     async def list_tools(self) -> list[MCPTool]:
         return [

@@ -39,11 +39,18 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout: use the package next to this script
 
-import anyio  # noqa: E402
+try:
+    import anyio
 
-from hex_mcp import __version__  # noqa: E402
-from hex_mcp.config import Settings  # noqa: E402
-from hex_mcp.tryout import list_tools, one_line  # noqa: E402
+    from hex_mcp import __version__
+    from hex_mcp.config import Settings
+    from hex_mcp.python_check import BUNDLE_PYTHON_FILE
+    from hex_mcp.tryout import list_tools, one_line
+except ModuleNotFoundError as exc:  # run by a Python without hex-mcp's dependencies
+    raise SystemExit(
+        f"build_mcpb.py needs hex-mcp's dependencies ({exc.name} is missing). Run it with the project's venv: "
+        ". .venv/bin/activate && python scripts/build_mcpb.py (or: .venv/bin/python scripts/build_mcpb.py)"
+    ) from None
 
 MANIFEST = ROOT / "manifest.json"
 SERVER_JSON = ROOT / "server.json"
@@ -113,6 +120,10 @@ def build(outdir: Path, *, vendor: bool) -> Path:
                 check=True,
             )
             manifest = vendored_manifest(manifest)
+            # `python -m hex_mcp` reads it and refuses another Python with a clear line (hex_mcp.python_check).
+            (stage / BUNDLE_PYTHON_FILE).write_text(
+                f"{sys.version_info[0]}.{sys.version_info[1]}\n", encoding="utf-8"
+            )
         (stage / "manifest.json").write_text(
             json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )

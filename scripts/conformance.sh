@@ -22,12 +22,12 @@ DEFAULT_SCENARIOS=(
   dns-rebinding-protection
   completion-complete
   resources-list
-  prompts-list
   server-sse-multiple-streams
 )
 # Not run: scenarios that call the suite's own test tools, prompts or resources (tools-call-*,
 # prompts-get-*, resources-read-*, resources-templates-read, json-schema-2020-12, server-sse-polling,
-# elicitation-*), and logging-set-level / resources-subscribe (hex-mcp does not offer those capabilities).
+# elicitation-*), and prompts-list / logging-set-level / resources-subscribe (hex-mcp does not offer those
+# capabilities).
 if [[ $# -gt 0 ]]; then SCENARIOS=("$@"); else SCENARIOS=("${DEFAULT_SCENARIOS[@]}"); fi
 
 if [[ -z "${PYTHON:-}" ]]; then

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from mcp import Client
+from mcp import Client, MCPError
 
 from fakehex.upstream import DEFAULT_FIXTURES, FakeUpstream, Fault
 from hex_mcp.config import Settings
@@ -432,3 +432,14 @@ async def test_input_schemas_are_portable(client: Client) -> None:
                 tool.name,
                 name,
             )
+
+
+async def test_no_prompts_capability_is_advertised(client: Client) -> None:
+    # hex-mcp has no prompts: hosts should not be sent looking for an empty list.
+    capabilities = client.server_capabilities
+    assert capabilities is not None
+    assert capabilities.prompts is None
+    assert capabilities.tools is not None and capabilities.resources is not None
+    assert capabilities.completions is not None
+    with pytest.raises(MCPError, match="Method not found"):
+        await client.list_prompts()
