@@ -33,7 +33,7 @@ from pydantic import BaseModel, Field, WithJsonSchema
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from hex_mcp import __version__, render, validate
+from hex_mcp import __version__, render, tool_schemas, validate
 from hex_mcp.config import Settings
 from hex_mcp.errors import HexError, InvalidInput, NotFound
 from hex_mcp.http_app import auth_options
@@ -222,9 +222,7 @@ class AppState:
 
 class HexMCPServer(MCPServer[AppState]):
     """`MCPServer` with two trims: no `prompts` capability (hex-mcp has no prompts, and an advertised empty list
-    sends hosts looking), and `tools/list` without the titles pydantic puts on every argument ("Name" for `name`,
-    "hex_packageArguments" for the whole): each host pays for the definitions on every turn, and a title only
-    repeats its key."""
+    sends hosts looking), and `tools/list` with the schemas of `hex_mcp.tool_schemas`."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -236,18 +234,16 @@ class HexMCPServer(MCPServer[AppState]):
 
     async def list_tools(self) -> list[MCPTool]:
         return [
-            tool.model_copy(update={"input_schema": _untitled(tool.input_schema)})
+            tool.model_copy(
+                update={
+                    "input_schema": tool_schemas.input_schema(tool.input_schema),
+                    "output_schema": tool_schemas.output_schema(tool.output_schema)
+                    if tool.output_schema is not None
+                    else None,
+                }
+            )
             for tool in await super().list_tools()
         ]
-
-
-def _untitled(schema: dict[str, Any]) -> dict[str, Any]:
-    lean = {k: v for k, v in schema.items() if k != "title"}
-    if "properties" in lean:
-        lean["properties"] = {
-            name: {k: v for k, v in prop.items() if k != "title"} for name, prop in lean["properties"].items()
-        }
-    return lean
 
 
 def _result(view: M, text: str) -> CallToolResult:

@@ -29,6 +29,7 @@ PURE = {
     "render",
     "resolve",
     "tarball",
+    "tool_schemas",
     "upgrade",
     "validate",
     "versions",
