@@ -636,7 +636,7 @@ def _lock_entry(collector: _Collector, app: str, items: tuple[_Term, ...]) -> No
         )
         return
     deps = _lock_deps(items[5]) if len(items) > 5 else None
-    _lock_hex(collector, app, package, version, repo, deps)
+    _lock_hex(collector, app, package, version, repo, deps=deps)
 
 
 _MAX_LOCK_DEPS = 500  # per entry; real packages list a few dozen at most
@@ -674,6 +674,7 @@ def _lock_hex(
     package: str,
     version: str,
     repo: str,
+    *,
     deps: tuple[LockDep, ...] | None = None,
 ) -> None:
     if reason := _repo_reason(repo):
@@ -886,12 +887,13 @@ def _without_lock(terms: Iterable[_Term]) -> list[_Term]:
         if _is_lock_container(term):
             continue
         if isinstance(term, _Tuple):
-            term = _Tuple(tuple(_without_lock(term.items)), term.closed)
+            kept.append(_Tuple(tuple(_without_lock(term.items)), term.closed))
         elif isinstance(term, _List):
-            term = _List(tuple(_without_lock(term.items)))
+            kept.append(_List(tuple(_without_lock(term.items))))
         elif isinstance(term, _Other) and term.items:
-            term = _Other(term.text, tuple(_without_lock(term.items)))
-        kept.append(term)
+            kept.append(_Other(term.text, tuple(_without_lock(term.items))))
+        else:
+            kept.append(term)
     return kept
 
 
@@ -1010,7 +1012,9 @@ def _merge(lock: DepsInput, exs: DepsInput) -> DepsInput:
     """
     declared = {spec.name: spec for spec in exs.deps}
     deps = [
-        replace(spec, requirement=own.requirement, optional=own.optional, override=own.override, declared=True)
+        replace(
+            spec, requirement=own.requirement, optional=own.optional, override=own.override, declared=True
+        )
         if (own := declared.get(spec.name)) is not None
         else spec
         for spec in lock.deps

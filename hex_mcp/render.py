@@ -23,6 +23,7 @@ from hex_mcp.models import (
     OutdatedRow,
     OutdatedView,
     PackageView,
+    PlanView,
     ReleaseRef,
     ReleasesView,
     ReleaseView,
@@ -615,4 +616,51 @@ def outdated(view: OutdatedView) -> str:
         lines.append(f"source: {backend_for(view.source).label} · no lookup succeeded")
     else:
         lines.append(f"{freshness_line(view.freshness)} · {lookups}")
+    return "\n".join(lines)
+
+
+# Reasons every change of a plan shares: said once in the heading, not on each line.
+_PLAN_DEFAULT_WHY = ("updated (all dependencies)", "updated as requested")
+
+
+def _plan_heading(view: PlanView) -> str:
+    asked = "mix deps.update " + ("--all" if view.update == ["all"] else " ".join(view.update))
+    targets = ", ".join(f"{name} {req}" for name, req in view.targets.items())
+    return f"{asked}{f' (target {targets})' if targets else ''} · {view.input_format}, {view.locked} locked"
+
+
+def plan(view: PlanView) -> str:
+    lines = [_plan_heading(view)]
+    if view.conflict is not None:
+        lines.append(view.conflict)
+    if view.incomplete is not None:
+        lines.append(f"INCOMPLETE: {view.incomplete}")
+    if view.outcome != "conflict":
+        if not (view.changes or view.added or view.removed):
+            lines.append("no change: the lock already has what this update would pick")
+        if view.changes:
+            lines.append(f"changes ({len(view.changes)}):")
+            lines.extend(
+                f"- {c.name} {c.old} → {c.new}" + ("" if c.why in _PLAN_DEFAULT_WHY else f" ({c.why})")
+                for c in view.changes
+            )
+        if view.added:
+            lines.append(f"added ({len(view.added)}):")
+            lines.extend(f"- {a.name} {a.version} ({a.why})" for a in view.added)
+        if view.removed:
+            lines.append(f"removed ({len(view.removed)}): {', '.join(view.removed)}")
+        if view.flagged:
+            lines.append(
+                "check before taking: " + "; ".join(f"{f.name} {f.version} {f.reason}" for f in view.flagged)
+            )
+        for h in view.held:
+            lines.append(f"held: {h.name} stays {h.version}, latest {h.latest}: {'; '.join(h.because)}")
+    if view.untouched:
+        lines.append(f"left alone, not from Hex: {', '.join(view.untouched)}")
+    lines.extend(f"note: {note}" for note in view.notes)
+    tail = f"{view.packages_read} registry files read"
+    if view.freshness is None:
+        lines.append(f"source: signed Hex registry · {tail}")
+    else:
+        lines.append(f"{freshness_line(view.freshness)} · {tail}")
     return "\n".join(lines)

@@ -41,6 +41,7 @@ from hex_mcp.models import (
     MetaView,
     OutdatedView,
     PackageView,
+    PlanView,
     ReleasesView,
     ReleaseView,
     SearchView,
@@ -60,6 +61,8 @@ Read-only answers about packages on Hex (hex.pm), the Elixir, Erlang and Gleam r
 - Find packages by topic or name; who depends on X (q="depends:X") → hex_search
 - What changes between two versions (deps, Elixir, retirement, advisories, code-diff link) → hex_diff
 - Which deps of a pasted mix.lock / mix.exs are outdated, retired or vulnerable → hex_outdated
+- Can I update X, what would `mix deps.update` change, what blocks it → hex_plan (hex_outdated marks
+  each dep possible or blocked)
 - Which backend, cache and quota this server uses → hex_meta
 Versions are SemVer; pre-releases are never reported as "latest stable". Every answer ends with its source and age.
 """
@@ -390,6 +393,41 @@ async def hex_outdated(deps: DepsText, ctx: Context[AppState]) -> Annotated[Call
     return _result(view, render.outdated(view))
 
 
+UpdateNames = Annotated[
+    str,
+    _param(
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 2000,
+            "description": "Package names to update, space-separated, or 'all'.",
+        }
+    ),
+]
+Target = Annotated[
+    str | None,
+    _param(
+        {
+            "type": "string",
+            "maxLength": 500,
+            "description": "Optional requirement to aim for, e.g. 'phoenix ~> 1.8' (several: separate with ';').",
+        }
+    ),
+    OPTIONAL,
+]
+
+
+async def hex_plan(
+    deps: DepsText, update: UpdateNames, ctx: Context[AppState], target: Target = None
+) -> Annotated[CallToolResult, PlanView]:
+    """What `mix deps.update` would do, solved with Hex's rules from the signed registry: lock lines that
+    change (old → new, why), packages added or removed, retired or advisory-flagged picks, what holds a
+    package back; or, when impossible, the shortest chain of conflicting requirements. Paste the mix.lock,
+    plus the mix.exs deps for the app's own requirements and overrides."""
+    view = await _answer(_service(ctx).plan(deps, update, target))
+    return _result(view, render.plan(view))
+
+
 # -- resources, completions, health ------------------------------------------------------------------------
 
 
@@ -415,6 +453,7 @@ TOOLS: tuple[tuple[Callable[..., Any], str], ...] = (
     (hex_meta, "Server and upstream status"),
     (hex_diff, "Compare two Hex releases"),
     (hex_outdated, "Check dependencies for updates, retirements and advisories"),
+    (hex_plan, "Plan a dependency update"),
 )
 # (function, URI template, name, title, description); every resource answers the tool's text as text/plain.
 RESOURCES: tuple[tuple[Callable[..., Any], str, str, str, str], ...] = (

@@ -50,6 +50,7 @@ from hex_mcp.models import (
     OutdatedView,
     Package,
     PackageView,
+    PlanView,
     RateLimitInfo,
     Release,
     ReleasesView,
@@ -57,6 +58,10 @@ from hex_mcp.models import (
     SearchView,
     SkippedDepView,
 )
+from hex_mcp.plan import DEFAULT_DEADLINE_SECONDS as PLAN_DEADLINE_SECONDS
+from hex_mcp.plan import PlanInputError
+from hex_mcp.plan_input import parse_plan_request
+from hex_mcp.planning import PLAN_MAX_PACKAGES, make_plan, plan_view
 from hex_mcp.registry import RegistryError, RegistryPackage, load_public_key, read_package
 from hex_mcp.resolve import (
     latest_stable,
@@ -105,6 +110,8 @@ class HexService:
         self._http_transport = http_transport
         self._repo: RepoClient | None = None  # built on the first registry read: mode off never needs it
         self.registry_failed = 0
+        self.plan_deadline_seconds = PLAN_DEADLINE_SECONDS
+        self.plan_max_packages = PLAN_MAX_PACKAGES
 
     async def aclose(self) -> None:
         await self.upstream.aclose()
@@ -507,6 +514,25 @@ class HexService:
             note=note,
         )
         return DepCheck(row, None, None)
+
+    async def plan(self, deps: str, update: str, target: str | None = None) -> PlanView:
+        """What `mix deps.update` would do to a pasted mix.lock (and mix.exs), from the signed registry."""
+        request = parse_plan_request(deps, update, target)
+        if self.settings.registry == "off":
+            raise RegistryUnavailable(
+                "hex_plan needs every release's dependencies, which only the signed Hex registry lists, and "
+                "HEX_MCP_REGISTRY=off is set; set it to auto. hex_outdated answers 'possible or blocked' without it."
+            )
+        try:
+            outcome = await make_plan(
+                self._registry,
+                request,
+                deadline_seconds=self.plan_deadline_seconds,
+                max_packages=self.plan_max_packages,
+            )
+        except PlanInputError as exc:
+            raise InvalidInput(str(exc)) from None
+        return plan_view(request, outcome)
 
     # -- completions -------------------------------------------------------------------------------------
 
