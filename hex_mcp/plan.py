@@ -500,8 +500,17 @@ def _unlocked(
 
 
 def _app_roots(lock: Mapping[str, LockedPackage], index: Index) -> list[AppRequirement]:
-    """Without mix.exs, the top-level dependencies are the locked packages nothing else in the lock needs."""
-    children = {child for name in lock for child in _lock_children(name, lock, index)}
+    """Without mix.exs, the top-level dependencies are the locked packages nothing else in the lock needs.
+
+    An optional requirement does not count as a need: a package only another package's optional
+    dependency names (finch under swoosh, bandit under phoenix) is in the lock because the app asked for it.
+    """
+    children: set[str] = set()
+    for name, entry in lock.items():
+        deps = entry.dependencies
+        if deps is None:
+            deps = tuple(index.dependencies(name, entry.version))
+        children.update(dep.package for dep in deps if not dep.optional)
     return [AppRequirement(name) for name in sorted(lock) if name not in children]
 
 
