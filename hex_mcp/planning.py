@@ -240,13 +240,21 @@ def plan_view(request: PlanRequest, outcome: PlanOutcome) -> PlanView:
         if len(gathered.failed) > 5:
             reasons.append(f"+{len(gathered.failed) - 5} more")
         if gathered.stopped:
-            why = f"{gathered.stopped} ({len(gathered.index.packages)} registry files read)"
+            why = (
+                f"{gathered.stopped} ({len(gathered.index.packages)} registry files read). No plan was made; "
+                "narrow the update to fewer packages or ask again."
+            )
         else:
-            why = "registry files could not be read: " + "; ".join(reasons)
+            why = (
+                "registry files could not be read: "
+                + "; ".join(reasons)
+                + ". No plan was made; ask again, and "
+                "if it keeps failing check the repository (hex_meta shows it)."
+            )
         return base.model_copy(
             update={
                 "outcome": "incomplete",
-                "incomplete": f"{why}. No plan was made; narrow the update to fewer packages or ask again.",
+                "incomplete": why,
                 "untouched": untouched,
                 "notes": unreadable,
             }

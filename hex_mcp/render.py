@@ -636,7 +636,7 @@ def plan(view: PlanView) -> str:
     if view.incomplete is not None:
         lines.append(f"INCOMPLETE: {view.incomplete}")
     if view.outcome != "conflict":
-        if not (view.changes or view.added or view.removed):
+        if view.outcome == "plan" and not (view.changes or view.added or view.removed):
             lines.append("no change: the lock already has what this update would pick")
         if view.changes:
             lines.append(f"changes ({len(view.changes)}):")

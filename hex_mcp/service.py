@@ -58,10 +58,9 @@ from hex_mcp.models import (
     SearchView,
     SkippedDepView,
 )
-from hex_mcp.plan import DEFAULT_DEADLINE_SECONDS as PLAN_DEADLINE_SECONDS
 from hex_mcp.plan import PlanInputError
 from hex_mcp.plan_input import parse_plan_request
-from hex_mcp.planning import PLAN_MAX_PACKAGES, make_plan, plan_view
+from hex_mcp.planning import make_plan, plan_view
 from hex_mcp.registry import RegistryError, RegistryPackage, load_public_key, read_package
 from hex_mcp.resolve import (
     latest_stable,
@@ -110,8 +109,6 @@ class HexService:
         self._http_transport = http_transport
         self._repo: RepoClient | None = None  # built on the first registry read: mode off never needs it
         self.registry_failed = 0
-        self.plan_deadline_seconds = PLAN_DEADLINE_SECONDS
-        self.plan_max_packages = PLAN_MAX_PACKAGES
 
     async def aclose(self) -> None:
         await self.upstream.aclose()
@@ -527,8 +524,8 @@ class HexService:
             outcome = await make_plan(
                 self._registry,
                 request,
-                deadline_seconds=self.plan_deadline_seconds,
-                max_packages=self.plan_max_packages,
+                deadline_seconds=self.settings.plan_deadline,
+                max_packages=self.settings.plan_max_packages,
             )
         except PlanInputError as exc:
             raise InvalidInput(str(exc)) from None
