@@ -343,6 +343,14 @@ class OutdatedRow(_Model):
         default=None, description="lowest newer stable, non-retired release that no known advisory affects"
     )
     note: str | None = None
+    update_possible: bool | None = Field(
+        default=None,
+        description="whether latest stable meets every requirement on it (mix.lock deps lists, mix.exs); "
+        "None: not judged (no update, or the paste holds no requirements)",
+    )
+    blocked_by: list[str] = Field(
+        default_factory=list, description="the requirements latest stable fails, with who holds each"
+    )
 
 
 class SkippedDepView(_Model):

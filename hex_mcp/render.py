@@ -558,6 +558,8 @@ def _outdated_row(r: OutdatedRow) -> str:
         parts.append(f"fixed in {r.fixed_in}" if r.fixed_in else "no fixed release yet")
     if r.note:
         parts.append(r.note)
+    if r.update_possible is not None:
+        parts.append("possible" if r.update_possible else f"blocked: {', '.join(r.blocked_by)}")
     return " · ".join(parts)
 
 

@@ -73,7 +73,14 @@ from hex_mcp.resolve import (
     retired_above,
 )
 from hex_mcp.text import first_sentence, shorten
-from hex_mcp.upgrade import DepCheck, build_diff, combined_freshness, outdated_row, sort_outdated
+from hex_mcp.upgrade import (
+    DepCheck,
+    build_diff,
+    combined_freshness,
+    mark_updates,
+    outdated_row,
+    sort_outdated,
+)
 from hex_mcp.upstream import RepoClient, UpstreamClient, utc_iso
 from hex_mcp.versions import Latest, VersionArg, hex_pick
 
@@ -472,7 +479,7 @@ class HexService:
         async with anyio.create_task_group() as tg:
             for spec in parsed.deps:
                 tg.start_soon(check, spec)
-        rows = sort_outdated([c.row for c in checks])
+        rows = sort_outdated(mark_updates([c.row for c in checks], parsed))
         fresh = [c.freshness for c in checks if c.freshness is not None]
         known = [c.retirements_known for c in checks if c.retirements_known is not None]
         return OutdatedView(

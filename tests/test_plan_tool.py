@@ -286,3 +286,39 @@ def _aged(lock: str, fake: FakeUpstream) -> str:
         return f"{match[1]}{older[0] if older else current}{match[4]}"
 
     return _ENTRY.sub(back, lock)
+
+
+# -- hex_outdated: possible or blocked ----------------------------------------------------------------------
+
+
+async def test_outdated_names_what_blocks_each_update(client: Client) -> None:
+    """A mix.lock and a mix.exs in one paste: the lock's dependency lists and the app's requirements both count."""
+    result = await client.call_tool("hex_outdated", {"deps": APP})
+    assert not result.is_error
+    body, _ = split_source(text_of(result))
+    rows = [line for line in body.splitlines() if line.startswith("- ")]
+    assert (
+        "- phoenix 1.7.14 → 1.8.7 · blocked: ~> 1.7.14 from mix.exs, "
+        "~> 1.6.15 or ~> 1.7.0 from phoenix_live_view 0.20.17 (locked)" in rows
+    )
+    assert "- phoenix_html 3.3.4 → 4.2.1 · blocked: ~> 3.3 from mix.exs" in rows
+    assert "- phoenix_live_view 0.20.17 → 1.1.8 · blocked: ~> 0.20.2 from mix.exs" in rows
+    assert body.startswith("mix.lock+mix.exs · 40 deps checked")
+    assert "skipped, not on public Hex (1): my_ui (path dependency)" in body
+    data = result.structured_content
+    assert data is not None
+    html = next(r for r in data["rows"] if r["name"] == "phoenix_html")
+    assert (html["update_possible"], html["blocked_by"]) == (False, ["~> 3.3 from mix.exs"])
+
+
+async def test_outdated_from_a_lock_alone_reads_its_dependency_lists(client: Client) -> None:
+    result = await client.call_tool("hex_outdated", {"deps": LOCK})
+    body, _ = split_source(text_of(result))
+    rows = [line for line in body.splitlines() if line.startswith("- ")]
+    assert (
+        "- phoenix 1.7.14 → 1.8.7 · blocked: ~> 1.6.15 or ~> 1.7.0 from phoenix_live_view 0.20.17 (locked)"
+        in rows
+    )
+    assert "- phoenix_live_view 0.20.17 → 1.1.8 · possible" in rows
+    # phoenix_html 4.x is allowed by every locked package that depends on it.
+    assert "- phoenix_html 3.3.4 → 4.2.1 · possible" in rows
