@@ -58,6 +58,7 @@ TOOL_BUDGETS: dict[str, int] = {
     "hex_meta": 250,
     "hex_diff": 350,
     "hex_outdated": 900,
+    "hex_plan": 900,
 }
 
 ToolCaller = Callable[[str, dict[str, Any]], Awaitable[CallToolResult]]

@@ -384,11 +384,11 @@ async def hex_diff(
 
 
 async def hex_outdated(deps: DepsText, ctx: Context[AppState]) -> Annotated[CallToolResult, OutdatedView]:
-    """Paste a mix.lock, a mix.exs deps list or 'name version' lines: for every Hex dependency, the
-    current version, latest stable, highest release within the declared requirement, update kind
-    (major/minor/patch), whether the current version is retired, and security advisories affecting it
-    with the first fixed release. One table, problems first. git, path and private deps are listed as
-    skipped."""
+    """Paste a mix.lock, a mix.exs deps list or 'name version' lines (a mix.lock with its mix.exs deps
+    is read as both): for every Hex dependency, the current version, latest stable, highest release
+    within the declared requirement, update kind (major/minor/patch), whether the update is possible or
+    which requirement blocks it, retirement, and security advisories with the first fixed release. One
+    table, problems first. git, path and private deps are listed as skipped."""
     view = await _answer(_service(ctx).outdated(deps))
     return _result(view, render.outdated(view))
 
@@ -420,10 +420,9 @@ Target = Annotated[
 async def hex_plan(
     deps: DepsText, update: UpdateNames, ctx: Context[AppState], target: Target = None
 ) -> Annotated[CallToolResult, PlanView]:
-    """What `mix deps.update` would do, solved with Hex's rules from the signed registry: lock lines that
-    change (old → new, why), packages added or removed, retired or advisory-flagged picks, what holds a
-    package back; or, when impossible, the shortest chain of conflicting requirements. Paste the mix.lock,
-    plus the mix.exs deps for the app's own requirements and overrides."""
+    """What `mix deps.update` would do, by Hex's rules over the signed registry: lock lines that change
+    (old → new, why), packages added or removed, retired or advisory-flagged picks; if impossible, the
+    shortest chain of conflicting requirements. Paste mix.lock, plus mix.exs deps for own requirements."""
     view = await _answer(_service(ctx).plan(deps, update, target))
     return _result(view, render.plan(view))
 
