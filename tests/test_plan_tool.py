@@ -322,3 +322,34 @@ async def test_outdated_from_a_lock_alone_reads_its_dependency_lists(client: Cli
     assert "- phoenix_live_view 0.20.17 → 1.1.8 · possible" in rows
     # phoenix_html 4.x is allowed by every locked package that depends on it.
     assert "- phoenix_html 3.3.4 → 4.2.1 · possible" in rows
+
+
+# -- one rule for "the version a requirement gives" -------------------------------------------------------
+
+PICKS = [
+    ("phoenix", "~> 1.7.0"),
+    ("phoenix", "~> 1.8"),
+    ("phoenix", ">= 1.9.0-rc.0"),  # only a pre-release matches: Hex takes it
+    ("plug", "~> 1.5"),
+    ("phoenix_live_view", "~> 1.0"),
+    ("phoenix_html", "~> 3.3"),
+    ("mint", "~> 1.5.0"),
+    ("tiny_slug", "~> 0.2"),
+]
+
+
+@pytest.mark.parametrize(("name", "requirement"), PICKS)
+async def test_hex_release_hex_releases_and_the_planner_pick_the_same_version(
+    plan_client: Client, name: str, requirement: str
+) -> None:
+    release = await plan_client.call_tool("hex_release", {"name": name, "version": requirement})
+    releases = await plan_client.call_tool(
+        "hex_releases", {"name": name, "requirement": requirement, "limit": 1}
+    )
+    plan = await plan_client.call_tool("hex_plan", {"deps": f'{{:{name}, "{requirement}"}}', "update": "all"})
+    assert release.structured_content is not None and releases.structured_content is not None
+    assert plan.structured_content is not None
+    tool_pick = release.structured_content["release"]["version"]
+    assert releases.structured_content["highest_match"] in (tool_pick, None)
+    added = {a["name"]: a["version"] for a in plan.structured_content["added"]}
+    assert added[name] == tool_pick
