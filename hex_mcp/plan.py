@@ -53,7 +53,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 from resolvelib import AbstractProvider, BaseReporter, ResolutionImpossible, ResolutionTooDeep, Resolver
@@ -578,6 +578,7 @@ def plan_update(
     targets = dict(targets or {})
     notes: list[str] = []
     non_hex_names = {dep.name for dep in non_hex}
+    inferred = app is None
     if app is None:
         app = _app_roots(lock, index)
         notes.append(
@@ -594,6 +595,9 @@ def plan_update(
             )
     unlocked = _unlocked(update, targets, lock, app, index)
     roots = _root_reqs(app, targets, non_hex, lock, unlocked)
+    if inferred:
+        # Without mix.exs the app's deps were read off the lock: say so rather than quote a mix.exs never seen.
+        roots = [replace(r, holder="your app") if r.source == "mix.exs" else r for r in roots]
     overridden = frozenset((dep.app or dep.name) for dep in app if dep.override)
 
     budget = _Budget(clock() + deadline_seconds, max_packages, clock)
