@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -353,3 +354,12 @@ async def test_hex_release_hex_releases_and_the_planner_pick_the_same_version(
     assert releases.structured_content["highest_match"] in (tool_pick, None)
     added = {a["name"]: a["version"] for a in plan.structured_content["added"]}
     assert added[name] == tool_pick
+
+
+async def test_hex_plans_definition_is_small(plan_client: Client) -> None:
+    """The 8th tool adds little to what every session loads: name, description and input schema."""
+    tool = next(t for t in (await plan_client.list_tools()).tools if t.name == "hex_plan")
+    definition = {"name": tool.name, "description": tool.description, "inputSchema": tool.input_schema}
+    assert tokens(json.dumps(definition, separators=(",", ":"))) <= 300
+    assert tool.input_schema["required"] == ["deps", "update"]
+    assert tool.annotations is not None and tool.annotations.read_only_hint is True
