@@ -416,6 +416,8 @@ class _Provider(AbstractProvider[_Req, _Cand, str]):
         requirements: Mapping[str, Iterator[_Req]],
         incompatibilities: Mapping[str, Iterator[_Cand]],
     ) -> list[_Cand]:
+        # Called every round: the deadline holds even when backtracking only revisits data already read.
+        self._budget.check_time()
         reqs = list(requirements[identifier])
         excluded = {cand.version for cand in incompatibilities[identifier]}
         matches: list[_Cand] = []
