@@ -393,6 +393,17 @@ async def hex_outdated(deps: DepsText, ctx: Context[AppState]) -> Annotated[Call
     return _result(view, render.outdated(view))
 
 
+PlanDeps = Annotated[
+    str,
+    _param(
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": validate.DEPS_MAX,
+            "description": "The mix.lock text, optionally with the mix.exs deps list in the same text.",
+        }
+    ),
+]
 UpdateNames = Annotated[
     str,
     _param(
@@ -418,7 +429,7 @@ Target = Annotated[
 
 
 async def hex_plan(
-    deps: DepsText, update: UpdateNames, ctx: Context[AppState], target: Target = None
+    deps: PlanDeps, update: UpdateNames, ctx: Context[AppState], target: Target = None
 ) -> Annotated[CallToolResult, PlanView]:
     """What `mix deps.update` would do, by Hex's rules over the signed registry: lock lines that change
     (old → new, why), packages added or removed, retired or advisory-flagged picks; if impossible, the
