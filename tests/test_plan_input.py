@@ -6,11 +6,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from hex_mcp.errors import InvalidInput
-from hex_mcp.plan import AppRequirement, Conflict, Dep, LockedPackage, NonHexDep, plan_update
+from hex_mcp.errors import InvalidInput, PackageNotFound
+from hex_mcp.fetch import Fetched
+from hex_mcp.models import Freshness
+from hex_mcp.plan import AppRequirement, Conflict, Dep, LockedPackage, NonHexDep, Plan, plan_update
 from hex_mcp.plan_input import parse_plan_request
-from hex_mcp.planning import RegistryIndex, _Missing
+from hex_mcp.planning import RegistryIndex, _Missing, make_plan
 from hex_mcp.registry import RegistryDependency, RegistryPackage, RegistryRelease, RegistryRetirement
+
+pytestmark = pytest.mark.anyio
 
 LOCK = (
     '%{"phoenix": {:hex, :phoenix, "1.7.14", "x", [:mix], [{:plug, "~> 1.14", [hex: :plug, repo: "hexpm", '
@@ -119,3 +123,40 @@ def test_without_mix_exs_the_app_is_not_quoted_as_mix_exs() -> None:
         result.text.splitlines()[0]
         == "No plan: ghost is not a package on hex.pm (your app requires ghost any version)."
     )
+
+
+def _pkg(name: str, releases: dict[str, tuple[RegistryDependency, ...]]) -> RegistryPackage:
+    return RegistryPackage(name, "hexpm", tuple(_release(v, deps) for v, deps in releases.items()), None)
+
+
+async def test_a_package_the_guess_missed_is_read_and_the_plan_made_again() -> None:
+    """Dependencies of old releases are not read ahead; when the solver needs one, it is read then."""
+    needs_b = (RegistryDependency("b", "~> 1.0", False, "b", None),)
+    registry = {
+        "a": _pkg("a", {"0.1.0": needs_b, **{f"1.{i}.0": () for i in range(10)}}),
+        "b": _pkg("b", {"1.0.0": ()}),
+    }
+    asked: list[str] = []
+
+    async def fetch(name: str) -> Fetched[RegistryPackage]:
+        asked.append(name)
+        if name not in registry:
+            raise PackageNotFound(name)
+        stamp = Freshness(source="hexpm", fetched_at="2026-01-01T00:00:00Z", age_seconds=0, from_cache=False)
+        return Fetched(registry[name], stamp)
+
+    request = parse_plan_request('{:a, "< 1.0.0"}', "all")
+    outcome = await make_plan(fetch, request)
+    assert outcome.gathered.rounds == 2
+    assert asked == ["a", "b"]
+    assert isinstance(outcome.result, Plan)
+    assert [(added.name, added.version) for added in outcome.result.added] == [("a", "0.1.0"), ("b", "1.0.0")]
+
+
+async def test_a_package_missing_from_hex_is_named() -> None:
+    async def fetch(name: str) -> Fetched[RegistryPackage]:
+        raise PackageNotFound(name)
+
+    outcome = await make_plan(fetch, parse_plan_request('{:nope, "~> 1.0"}', "all"))
+    assert isinstance(outcome.result, Conflict)
+    assert outcome.result.text.startswith("No plan: nope is not a package on hex.pm")
