@@ -295,7 +295,8 @@ def mark_updates(rows: list[OutdatedRow], parsed: DepsInput) -> list[OutdatedRow
     for row in rows:
         latest = Version.try_parse(row.latest_stable) if row.latest_stable else None
         checked = Version.try_parse(row.checked) if row.checked else None
-        if latest is None or checked is None or latest <= checked:
+        # Only locked rows: a declared-only row already says its latest release is outside the requirement.
+        if row.current is None or latest is None or checked is None or latest <= checked:
             marked.append(row)
             continue
         status = update_status(row.name, str(latest), lock, app)
