@@ -43,9 +43,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PLAN_CONCURRENCY = 8  # registry files in flight per plan: the CDN is not rate limited, but stay polite
-PLAN_MAX_PACKAGES = (
-    300  # a large Phoenix app reaches ~80 packages; far beyond that the input is not a real app
-)
 # Releases of a package not in the lock whose dependencies are fetched ahead (newest first).
 _AHEAD = 8
 
@@ -183,7 +180,7 @@ async def make_plan(
     request: PlanRequest,
     *,
     deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
-    max_packages: int = PLAN_MAX_PACKAGES,
+    max_packages: int,
     clock: Callable[[], float] = time.monotonic,
 ) -> PlanOutcome:
     """Read the registry files the plan needs, then plan; again with more files while the resolver asks for one."""

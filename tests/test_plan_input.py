@@ -146,7 +146,7 @@ async def test_a_package_the_guess_missed_is_read_and_the_plan_made_again() -> N
         return Fetched(registry[name], stamp)
 
     request = parse_plan_request('{:a, "< 1.0.0"}', "all")
-    outcome = await make_plan(fetch, request)
+    outcome = await make_plan(fetch, request, max_packages=10)
     assert outcome.gathered.rounds == 2
     assert asked == ["a", "b"]
     assert isinstance(outcome.result, Plan)
@@ -157,6 +157,6 @@ async def test_a_package_missing_from_hex_is_named() -> None:
     async def fetch(name: str) -> Fetched[RegistryPackage]:
         raise PackageNotFound(name)
 
-    outcome = await make_plan(fetch, parse_plan_request('{:nope, "~> 1.0"}', "all"))
+    outcome = await make_plan(fetch, parse_plan_request('{:nope, "~> 1.0"}', "all"), max_packages=10)
     assert isinstance(outcome.result, Conflict)
     assert outcome.result.text.startswith("No plan: nope is not a package on hex.pm")
