@@ -217,6 +217,31 @@ def _solve(request: PlanRequest, index: RegistryIndex, seconds: float) -> Plan |
     )
 
 
+_FOUND_SHOWN = 10
+
+
+def _found_so_far(request: PlanRequest, index: RegistryIndex) -> list[str]:
+    """For the packages asked to update whose files were read: locked version and latest stable release."""
+    names = list(request.lock) if request.update == "all" else request.update
+    found: list[str] = []
+    for name in names:
+        pkg = index.packages.get(name)
+        if pkg is None:
+            continue
+        stable = [
+            v
+            for rel in pkg.releases
+            if rel.retirement is None and (v := Version.try_parse(rel.version)) and not v.is_prerelease
+        ]
+        locked = request.lock.get(name)
+        if stable:
+            found.append(f"{name} {locked.version if locked else 'not locked'}, latest stable {max(stable)}")
+    if not found:
+        return []
+    more = f" (+{len(found) - _FOUND_SHOWN} more)" if len(found) > _FOUND_SHOWN else ""
+    return ["read so far: " + "; ".join(found[:_FOUND_SHOWN]) + more]
+
+
 def plan_view(request: PlanRequest, outcome: PlanOutcome) -> PlanView:
     """The tool's view of an outcome; pure given its inputs."""
     gathered = outcome.gathered
@@ -253,7 +278,7 @@ def plan_view(request: PlanRequest, outcome: PlanOutcome) -> PlanView:
                 "outcome": "incomplete",
                 "incomplete": why,
                 "untouched": untouched,
-                "notes": unreadable,
+                "notes": [*_found_so_far(request, gathered.index), *unreadable],
             }
         )
     if isinstance(result, Conflict):

@@ -255,7 +255,8 @@ async def test_a_file_failing_verification_is_named(
         "mix deps.update phoenix · mix.lock, 40 locked\n"
         "INCOMPLETE: registry files could not be read: plug_crypto: registry file for plug_crypto failed "
         "verification (bad signature): its RSA signature does not match its contents under the repository key. "
-        "No plan was made; ask again, and if it keeps failing check the repository (hex_meta shows it)."
+        "No plan was made; ask again, and if it keeps failing check the repository (hex_meta shows it).\n"
+        "note: read so far: phoenix 1.7.14, latest stable 1.8.7"
     )
 
 
