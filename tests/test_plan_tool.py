@@ -48,8 +48,16 @@ APP = EXS + "\n" + LOCK
 
 
 @pytest.fixture
-async def plan_client(make_settings: Callable[..., Settings], mode: str) -> AsyncIterator[Client]:
+async def both_modes(make_settings: Callable[..., Settings], mode: str) -> AsyncIterator[Client]:
+    """The registry on, in both client modes: for the main answers."""
     async with Client(create_server(make_settings(registry="auto")), mode=mode) as c:  # type: ignore[arg-type]
+        yield c
+
+
+@pytest.fixture
+async def plan_client(make_settings: Callable[..., Settings]) -> AsyncIterator[Client]:
+    """The registry on, one client mode: each test reads ~55 verified registry files, so the rest run once."""
+    async with Client(create_server(make_settings(registry="auto"))) as c:
         yield c
 
 
@@ -61,8 +69,8 @@ async def _plan(client: Client, **args: Any) -> tuple[str, str, dict[str, Any]]:
     return body, source, result.structured_content
 
 
-async def test_update_one_package_from_a_lock_alone(plan_client: Client) -> None:
-    body, source, data = await _plan(plan_client, deps=LOCK, update="phoenix")
+async def test_update_one_package_from_a_lock_alone(both_modes: Client) -> None:
+    body, source, data = await _plan(both_modes, deps=LOCK, update="phoenix")
     assert body == (
         "mix deps.update phoenix · mix.lock, 40 locked\n"
         "changes (2):\n"
@@ -82,8 +90,8 @@ async def test_update_one_package_from_a_lock_alone(plan_client: Client) -> None
     }
 
 
-async def test_a_target_the_app_cannot_reach_is_explained_in_a_few_lines(plan_client: Client) -> None:
-    result = await plan_client.call_tool(
+async def test_a_target_the_app_cannot_reach_is_explained_in_a_few_lines(both_modes: Client) -> None:
+    result = await both_modes.call_tool(
         "hex_plan", {"deps": APP, "update": "phoenix", "target": "phoenix ~> 1.8"}
     )
     assert not result.is_error
@@ -340,21 +348,21 @@ PICKS = [
 ]
 
 
-@pytest.mark.parametrize(("name", "requirement"), PICKS)
-async def test_hex_release_hex_releases_and_the_planner_pick_the_same_version(
-    plan_client: Client, name: str, requirement: str
-) -> None:
-    release = await plan_client.call_tool("hex_release", {"name": name, "version": requirement})
-    releases = await plan_client.call_tool(
-        "hex_releases", {"name": name, "requirement": requirement, "limit": 1}
-    )
-    plan = await plan_client.call_tool("hex_plan", {"deps": f'{{:{name}, "{requirement}"}}', "update": "all"})
-    assert release.structured_content is not None and releases.structured_content is not None
-    assert plan.structured_content is not None
-    tool_pick = release.structured_content["release"]["version"]
-    assert releases.structured_content["highest_match"] in (tool_pick, None)
-    added = {a["name"]: a["version"] for a in plan.structured_content["added"]}
-    assert added[name] == tool_pick
+async def test_hex_release_hex_releases_and_the_planner_pick_the_same_version(plan_client: Client) -> None:
+    for name, requirement in PICKS:
+        release = await plan_client.call_tool("hex_release", {"name": name, "version": requirement})
+        releases = await plan_client.call_tool(
+            "hex_releases", {"name": name, "requirement": requirement, "limit": 1}
+        )
+        plan = await plan_client.call_tool(
+            "hex_plan", {"deps": f'{{:{name}, "{requirement}"}}', "update": "all"}
+        )
+        assert release.structured_content is not None and releases.structured_content is not None
+        assert plan.structured_content is not None
+        tool_pick = release.structured_content["release"]["version"]
+        assert releases.structured_content["highest_match"] in (tool_pick, None), (name, requirement)
+        added = {a["name"]: a["version"] for a in plan.structured_content["added"]}
+        assert added[name] == tool_pick, (name, requirement)
 
 
 async def test_hex_plans_definition_is_small(plan_client: Client) -> None:
