@@ -58,6 +58,7 @@ TOOL_BUDGETS: dict[str, int] = {
     "hex_meta": 250,
     "hex_diff": 350,
     "hex_outdated": 900,
+    "hex_plan": 900,
 }
 
 ToolCaller = Callable[[str, dict[str, Any]], Awaitable[CallToolResult]]
@@ -106,6 +107,8 @@ class Case:
     expect_error: bool = False
     # Facts a model's final answer must state; defaults to the plain substrings of `expect`.
     answer_expect: tuple[Expectation, ...] | None = None
+    # HEX_MCP_REGISTRY for the server answering this case; None: the server's default.
+    registry: str | None = None
 
     @property
     def answer_facts(self) -> tuple[Expectation, ...]:
@@ -115,7 +118,8 @@ class Case:
 
 
 _REQUIRED = ("id", "question", "backend", "calls", "expect", "max_tokens")
-_OPTIONAL = ("live_skip", "expect_error", "answer_expect")
+_OPTIONAL = ("live_skip", "expect_error", "answer_expect", "registry")
+REGISTRY_MODES = ("off", "auto", "only")
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
 
 
@@ -172,6 +176,9 @@ def parse_case(raw: Any, where: str) -> Case:
     for flag in ("live_skip", "expect_error"):
         if not isinstance(raw.get(flag, False), bool):
             raise CaseError(f"{where}: {flag} must be true or false")
+    registry = raw.get("registry")
+    if registry is not None and registry not in REGISTRY_MODES:
+        raise CaseError(f"{where}: registry must be one of {', '.join(REGISTRY_MODES)}")
     answer = raw.get("answer_expect")
     return Case(
         id=case_id,
@@ -183,6 +190,7 @@ def parse_case(raw: Any, where: str) -> Case:
         live_skip=raw.get("live_skip", False),
         expect_error=raw.get("expect_error", False),
         answer_expect=None if answer is None else _expectations(answer, f"{where} answer_expect"),
+        registry=registry,
     )
 
 
@@ -442,10 +450,11 @@ async def run_suite(
             options.on_result(result)
 
     try:
-        for backend in BACKENDS:
-            mine = [c for c in cases if c.backend == backend]
-            if not mine:
-                continue
+        # One server per backend and registry mode; cases keep their file order within a group.
+        groups = list(dict.fromkeys((c.backend, c.registry) for c in cases))
+        groups.sort(key=lambda group: BACKENDS.index(group[0]))
+        for backend, registry in groups:
+            mine = [c for c in cases if (c.backend, c.registry) == (backend, registry)]
             skips = {c.id: reason for c in mine if (reason := skip_reason(c, options))}
             if len(skips) == len(mine):
                 for case in mine:
@@ -455,7 +464,7 @@ async def run_suite(
                         )
                     )
                 continue
-            cache_dir = root / backend
+            cache_dir = root / (backend if registry is None else f"{backend}-registry-{registry}")
             if fake is not None:
                 base_url: str | None = fake.oanor_url if backend == "oanor" else fake.hexpm_url
                 counter: CallCounter = functools.partial(api_calls, fake)
@@ -464,8 +473,9 @@ async def run_suite(
             env = server_env(backend, cache_dir, base_url=base_url, ttl=options.ttl, replay=fake is not None)
             if fake is not None:  # the fake's repository too, with the key it signs with
                 env.update(repo_env(fake, root))
-            if options.registry is not None:
-                env["HEX_MCP_REGISTRY"] = options.registry
+            mode = registry if registry is not None else options.registry  # a case's own mode wins
+            if mode is not None:
+                env["HEX_MCP_REGISTRY"] = mode
             async with stdio_client(env) as client:
                 for case in mine:
                     if case.id in skips:

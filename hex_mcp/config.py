@@ -126,6 +126,10 @@ class Settings:
     repo_url: str = DEFAULT_REPO_URL
     # PEM of the key registry files must be signed with; None: hex.pm's key, embedded in hex_mcp.registry.
     repo_public_key: bytes | None = None
+    # hex_plan's bounds: the whole answer (registry reads and the solve) within this many seconds, and at most
+    # this many registry files per plan (a large Phoenix app reaches ~80 packages).
+    plan_deadline: float = 10.0
+    plan_max_packages: int = 300
 
     @property
     def upstream(self) -> Backend:

@@ -10,16 +10,26 @@ private repositories) is reported back as skipped rather than silently dropped.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from typing import Literal, TypeGuard, TypeVar
 
 from hex_mcp.validate import DEPS_MAX, NAME_PATTERN
 from hex_mcp.versions import Requirement, Version, VersionError, is_requirement
 
-__all__ = ["MAX_DEPS", "DepSpec", "DepsInput", "DepsInputError", "SkipKind", "SkippedDep", "parse_deps"]
+__all__ = [
+    "MAX_DEPS",
+    "DepSpec",
+    "DepsInput",
+    "DepsInputError",
+    "LockDep",
+    "SkipKind",
+    "SkippedDep",
+    "parse_deps",
+]
 
-Source = Literal["mix.lock", "mix.exs", "lines"]
+# "mix.lock+mix.exs": one paste holding both, read as both and merged.
+Source = Literal["mix.lock", "mix.exs", "lines", "mix.lock+mix.exs"]
 # Why an entry is not checked: it is a real dependency that lives off public Hex (git, path,
 # umbrella, private repo), it could not be read (invalid requirement or version, an unknown lock
 # shape, a dependency built by a function call), or it is past the MAX_DEPS / MAX_SKIPPED limits.
@@ -47,6 +57,16 @@ class DepsInputError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class LockDep:
+    """One entry of a mix.lock dependency list: ``{:app, "req", [hex: :package, optional: bool]}``."""
+
+    package: str
+    requirement: str
+    optional: bool = False
+    app: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class DepSpec:
     """One Hex dependency to check.
 
@@ -62,6 +82,14 @@ class DepSpec:
     requirement: str | None
     source: Source
     app: str | None = None
+    # What planning needs beyond the check; left out of equality so a spec still reads as its four facts.
+    # mix.exs options:
+    optional: bool = field(default=False, compare=False)
+    override: bool = field(default=False, compare=False)
+    # Declared in the pasted mix.exs (a top-level dependency of the app).
+    declared: bool = field(default=False, compare=False)
+    # mix.lock: the dependency list the lock records for this version; None when the lock has none.
+    dependencies: tuple[LockDep, ...] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,7 +455,17 @@ class _Collector:
         self.recognized = 0
         self.problems: list[str] = []
 
-    def add(self, name: str, *, version: str | None, requirement: str | None, app: str | None) -> None:
+    def add(
+        self,
+        name: str,
+        *,
+        version: str | None,
+        requirement: str | None,
+        app: str | None,
+        optional: bool = False,
+        override: bool = False,
+        dependencies: tuple[LockDep, ...] | None = None,
+    ) -> None:
         if name in self.seen:
             return
         self.seen.add(name)
@@ -435,7 +473,17 @@ class _Collector:
             self.extra_deps += 1
             return
         self.result.deps.append(
-            DepSpec(name, version, requirement, self.source, app if app != name else None)
+            DepSpec(
+                name,
+                version,
+                requirement,
+                self.source,
+                app if app != name else None,
+                optional=optional,
+                override=override,
+                declared=self.source == "mix.exs",
+                dependencies=dependencies,
+            )
         )
 
     def skip(self, name: str, reason: str, *, recognized: bool) -> None:
@@ -587,10 +635,48 @@ def _lock_entry(collector: _Collector, app: str, items: tuple[_Term, ...]) -> No
             app, "unparseable mix.lock entry (expected {:hex, :name, version, ...})", recognized=False
         )
         return
-    _lock_hex(collector, app, package, version, repo)
+    deps = _lock_deps(items[5]) if len(items) > 5 else None
+    _lock_hex(collector, app, package, version, repo, deps=deps)
 
 
-def _lock_hex(collector: _Collector, app: str, package: str, version: str, repo: str) -> None:
+_MAX_LOCK_DEPS = 500  # per entry; real packages list a few dozen at most
+
+
+def _is_true(term: _Term | None) -> bool:
+    return isinstance(term, _Other) and term.text == "true"
+
+
+def _lock_deps(term: _Term) -> tuple[LockDep, ...] | None:
+    """The dependency list of a lock entry; ``None`` when it is not a readable list."""
+    if not isinstance(term, _List):
+        return None
+    found: list[LockDep] = []
+    for item in term.items[:_MAX_LOCK_DEPS]:
+        if not isinstance(item, _Tuple) or len(item.items) < 2 or (app := _text(item.items[0])) is None:
+            continue
+        requirement = item.items[1]
+        opts: dict[str, _Term] = {}
+        if len(item.items) > 2 and isinstance(item.items[2], _List):
+            opts = {k: p.value for p in item.items[2].items if isinstance(p, _Pair) and (k := _text(p.key))}
+        repo = _text(opts["repo"]) if "repo" in opts else "hexpm"
+        if repo != "hexpm":
+            continue  # a private package: its versions are not on public Hex, so it cannot constrain a plan
+        package = (_text(opts["hex"]) if "hex" in opts else None) or app
+        optional = _is_true(opts.get("optional"))
+        text = requirement.value if isinstance(requirement, _Str) and requirement.literal else ">= 0.0.0"
+        found.append(LockDep(package, text, optional, app if app != package else ""))
+    return tuple(found)
+
+
+def _lock_hex(
+    collector: _Collector,
+    app: str,
+    package: str,
+    version: str,
+    repo: str,
+    *,
+    deps: tuple[LockDep, ...] | None = None,
+) -> None:
     if reason := _repo_reason(repo):
         collector.skip(app, reason, recognized=True)
         return
@@ -601,7 +687,7 @@ def _lock_hex(collector: _Collector, app: str, package: str, version: str, repo:
     except VersionError as exc:
         collector.skip(app, str(exc), recognized=False)
         return
-    collector.add(package, version=version, requirement=None, app=app)
+    collector.add(package, version=version, requirement=None, app=app, dependencies=deps)
 
 
 # --- mix.exs -----------------------------------------------------------------------------------
@@ -759,13 +845,17 @@ def _next_to_concat(parts: tuple[_Term, ...], paren: int) -> bool:
     return (plus(paren + 1) and plus(paren + 2)) or (plus(first - 1) and plus(first - 2))
 
 
-def _parse_exs(tokens: list[_Token]) -> _Collector:
+def _parse_exs(tokens: list[_Token], *, beside_lock: bool = False) -> _Collector:
+    """Dependency tuples of a mix.exs; ``beside_lock``: the text also holds a mix.lock, whose entries
+    (and the dependency tuples nested in them) are not read as mix.exs deps."""
     collector = _Collector("mix.exs")
     functions = _functions(tokens)
     names = _deps_functions(tokens, functions)
     regions = [r for name in names for r in functions[name]] or [(0, len(tokens))]
     for start, end in sorted(regions):
         terms = _read_terms(tokens[start:end])
+        if beside_lock:
+            terms = _without_lock(terms)
         for dep in _walk(terms, _is_dep_in_function if names else _is_dep_tuple):
             if not dep.closed:
                 app = _text(dep.items[0]) or "?"
@@ -780,6 +870,31 @@ def _parse_exs(tokens: list[_Token]) -> _Collector:
                 recognized=False,
             )
     return collector
+
+
+def _is_lock_container(term: _Term) -> bool:
+    return (
+        _is_lock_map(term)
+        or _is_known_lock_entry(term)
+        or (isinstance(term, _List | _Other) and any(_is_known_lock_entry(item) for item in term.items))
+    )
+
+
+def _without_lock(terms: Iterable[_Term]) -> list[_Term]:
+    """``terms`` with every mix.lock container taken out, at any depth (bounded by ``_MAX_DEPTH``)."""
+    kept: list[_Term] = []
+    for term in terms:
+        if _is_lock_container(term):
+            continue
+        if isinstance(term, _Tuple):
+            kept.append(_Tuple(tuple(_without_lock(term.items)), term.closed))
+        elif isinstance(term, _List):
+            kept.append(_List(tuple(_without_lock(term.items))))
+        elif isinstance(term, _Other) and term.items:
+            kept.append(_Other(term.text, tuple(_without_lock(term.items))))
+        else:
+            kept.append(term)
+    return kept
 
 
 def _exs_dep(collector: _Collector, items: tuple[_Term, ...]) -> None:
@@ -835,7 +950,14 @@ def _exs_dep(collector: _Collector, items: tuple[_Term, ...]) -> None:
         except VersionError as exc:
             collector.skip(app, str(exc), recognized=False)
             return
-    collector.add(package, version=None, requirement=requirement, app=app)
+    collector.add(
+        package,
+        version=None,
+        requirement=requirement,
+        app=app,
+        optional=_is_true(opts.get("optional")),
+        override=_is_true(opts.get("override")),
+    )
 
 
 # --- name version lines ------------------------------------------------------------------------
@@ -880,6 +1002,30 @@ def _parse_lines(text: str) -> _Collector:
     return collector
 
 
+# --- a mix.lock and a mix.exs in one paste ---------------------------------------------------------
+
+
+def _merge(lock: DepsInput, exs: DepsInput) -> DepsInput:
+    """One dep per package: the locked version, with the mix.exs requirement and options when declared there.
+
+    Packages the mix.exs declares but the lock lacks come after the locked ones (not fetched yet).
+    """
+    declared = {spec.name: spec for spec in exs.deps}
+    deps = [
+        replace(
+            spec, requirement=own.requirement, optional=own.optional, override=own.override, declared=True
+        )
+        if (own := declared.get(spec.name)) is not None
+        else spec
+        for spec in lock.deps
+    ]
+    locked = {spec.name for spec in lock.deps}
+    deps += [spec for spec in exs.deps if spec.name not in locked]
+    seen = {skip.name for skip in lock.skipped}
+    skipped = lock.skipped + [skip for skip in exs.skipped if skip.name not in seen]
+    return DepsInput(deps=deps[:MAX_DEPS], skipped=skipped, format="mix.lock+mix.exs")
+
+
 # --- entry point -------------------------------------------------------------------------------
 
 
@@ -887,7 +1033,8 @@ def parse_deps(text: str) -> DepsInput:
     """Read dependencies from a pasted mix.lock, mix.exs (or its deps list), or ``name version`` lines.
 
     The format is detected: entries shaped like ``"name": {:hex, ...}`` make it a mix.lock, tuples
-    like ``{:name, "~> 1.0"}`` a mix.exs, anything else is read line by line. Deps are
+    like ``{:name, "~> 1.0"}`` a mix.exs, anything else is read line by line. A text holding both a
+    mix.lock and mix.exs deps is read as both and merged (format ``"mix.lock+mix.exs"``). Deps are
     deduplicated by package name (first wins) and capped at ``MAX_DEPS``; the rest is reported in
     ``skipped``. Raises ``DepsInputError`` when no dependency at all could be read.
     """
@@ -898,10 +1045,15 @@ def parse_deps(text: str) -> DepsInput:
     if not text.strip():
         raise DepsInputError(f"input is empty. {_ACCEPTED_FORMATS}")
     tokens = _tokenize(text)
-    for parse in (_parse_lock, _parse_exs):
-        collector = parse(tokens)
-        if collector.found_anything():
-            return collector.finish()
+    lock = _parse_lock(tokens)
+    if lock.found_anything():
+        exs = _parse_exs(tokens, beside_lock=True)
+        if exs.result.deps or exs.recognized:
+            return _merge(lock.finish(), exs.finish())
+        return lock.finish()
+    collector = _parse_exs(tokens)
+    if collector.found_anything():
+        return collector.finish()
     if any(token.kind == "ident" and token.value in ("defmodule", "defp", "def") for token in tokens):
         # Elixir source without dependency tuples: reading it line by line would turn words such
         # as "end" into package names.

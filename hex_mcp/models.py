@@ -360,6 +360,14 @@ class OutdatedRow(_Model):
         default=None, description="lowest newer stable, non-retired release that no known advisory affects"
     )
     note: str | None = None
+    update_possible: bool | None = Field(
+        default=None,
+        description="whether latest stable meets every requirement on it (mix.lock deps lists, mix.exs); "
+        "None: not judged (no update, or the paste holds no requirements)",
+    )
+    blocked_by: list[str] = Field(
+        default_factory=list, description="the requirements latest stable fails, with who holds each"
+    )
 
 
 class SkippedDepView(_Model):
@@ -383,3 +391,53 @@ class OutdatedView(_Model):
     live_lookups: int
     cached_lookups: int
     freshness: Freshness | None = Field(description="the oldest answer used; None when every lookup failed")
+
+
+class PlanChange(_Model):
+    name: str
+    old: str
+    new: str
+    why: str
+
+
+class PlanAdded(_Model):
+    name: str
+    version: str
+    why: str
+
+
+class PlanFlag(_Model):
+    name: str
+    version: str
+    reason: str = Field(description="retired (with why) or has a security advisory")
+
+
+class PlanHeld(_Model):
+    name: str
+    version: str
+    latest: str = Field(description="latest stable release, which the plan could not reach")
+    because: list[str]
+
+
+PlanOutcomeKind = Literal["plan", "conflict", "incomplete"]
+
+
+class PlanView(_Model):
+    """What `mix deps.update` would do: a plan, the conflict that prevents one, or why the search stopped."""
+
+    input_format: InputFormat
+    update: list[str] = Field(description="the packages asked to update; ['all'] for every one")
+    targets: dict[str, str] = Field(description="target requirements, by package")
+    outcome: PlanOutcomeKind
+    locked: int = Field(description="Hex packages in the pasted lock")
+    changes: list[PlanChange] = Field(default_factory=list)
+    added: list[PlanAdded] = Field(default_factory=list)
+    removed: list[str] = Field(default_factory=list)
+    flagged: list[PlanFlag] = Field(default_factory=list)
+    held: list[PlanHeld] = Field(default_factory=list)
+    untouched: list[str] = Field(default_factory=list, description="git, path and private deps, left alone")
+    notes: list[str] = Field(default_factory=list)
+    conflict: str | None = Field(default=None, description="why no plan exists, and what to do next")
+    incomplete: str | None = Field(default=None, description="why the search stopped before a full plan")
+    packages_read: int = Field(description="registry files read")
+    freshness: Freshness | None = Field(description="the oldest registry file used; None when none was read")

@@ -53,7 +53,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 from resolvelib import AbstractProvider, BaseReporter, ResolutionImpossible, ResolutionTooDeep, Resolver
@@ -416,6 +416,8 @@ class _Provider(AbstractProvider[_Req, _Cand, str]):
         requirements: Mapping[str, Iterator[_Req]],
         incompatibilities: Mapping[str, Iterator[_Cand]],
     ) -> list[_Cand]:
+        # Called every round: the deadline holds even when backtracking only revisits data already read.
+        self._budget.check_time()
         reqs = list(requirements[identifier])
         excluded = {cand.version for cand in incompatibilities[identifier]}
         matches: list[_Cand] = []
@@ -500,8 +502,17 @@ def _unlocked(
 
 
 def _app_roots(lock: Mapping[str, LockedPackage], index: Index) -> list[AppRequirement]:
-    """Without mix.exs, the top-level dependencies are the locked packages nothing else in the lock needs."""
-    children = {child for name in lock for child in _lock_children(name, lock, index)}
+    """Without mix.exs, the top-level dependencies are the locked packages nothing else in the lock needs.
+
+    An optional requirement does not count as a need: a package only another package's optional
+    dependency names (finch under swoosh, bandit under phoenix) is in the lock because the app asked for it.
+    """
+    children: set[str] = set()
+    for name, entry in lock.items():
+        deps = entry.dependencies
+        if deps is None:
+            deps = tuple(index.dependencies(name, entry.version))
+        children.update(dep.package for dep in deps if not dep.optional)
     return [AppRequirement(name) for name in sorted(lock) if name not in children]
 
 
@@ -569,6 +580,7 @@ def plan_update(
     targets = dict(targets or {})
     notes: list[str] = []
     non_hex_names = {dep.name for dep in non_hex}
+    inferred = app is None
     if app is None:
         app = _app_roots(lock, index)
         notes.append(
@@ -585,6 +597,9 @@ def plan_update(
             )
     unlocked = _unlocked(update, targets, lock, app, index)
     roots = _root_reqs(app, targets, non_hex, lock, unlocked)
+    if inferred:
+        # Without mix.exs the app's deps were read off the lock: say so rather than quote a mix.exs never seen.
+        roots = [replace(r, holder="your app") if r.source == "mix.exs" else r for r in roots]
     overridden = frozenset((dep.app or dep.name) for dep in app if dep.override)
 
     budget = _Budget(clock() + deadline_seconds, max_packages, clock)

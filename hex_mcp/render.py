@@ -23,6 +23,7 @@ from hex_mcp.models import (
     OutdatedRow,
     OutdatedView,
     PackageView,
+    PlanView,
     ReleaseRef,
     ReleasesView,
     ReleaseView,
@@ -560,6 +561,8 @@ def _outdated_row(r: OutdatedRow) -> str:
         parts.append(f"fixed in {r.fixed_in}" if r.fixed_in else "no fixed release yet")
     if r.note:
         parts.append(r.note)
+    if r.update_possible is not None:
+        parts.append("possible" if r.update_possible else f"blocked: {', '.join(r.blocked_by)}")
     return " · ".join(parts)
 
 
@@ -618,4 +621,70 @@ def outdated(view: OutdatedView) -> str:
         lines.append(f"source: {backend_for(view.source).label} · no lookup succeeded")
     else:
         lines.append(f"{freshness_line(view.freshness)} · {lookups}")
+    return "\n".join(lines)
+
+
+# Reasons every change of a plan shares: said once in the heading, not on each line.
+_PLAN_DEFAULT_WHY = ("updated (all dependencies)", "updated as requested")
+
+
+# A plan for a large lock stays compact: past these, the rest are named in one line (the structured content has all).
+PLAN_CHANGES_SHOWN = 45
+PLAN_ADDED_SHOWN = 15
+PLAN_HELD_SHOWN = 8
+
+
+def _plan_more(label: str, rest: Sequence[str]) -> list[str]:
+    if not rest:
+        return []
+    return [f"+{len(rest)} more {label}: {', '.join(rest)} (call hex_plan with update=NAME for why)"]
+
+
+def _plan_heading(view: PlanView) -> str:
+    asked = "mix deps.update " + ("--all" if view.update == ["all"] else " ".join(view.update))
+    targets = ", ".join(f"{name} {req}" for name, req in view.targets.items())
+    return f"{asked}{f' (target {targets})' if targets else ''} · {view.input_format}, {view.locked} locked"
+
+
+def plan(view: PlanView) -> str:
+    lines = [_plan_heading(view)]
+    if view.conflict is not None:
+        lines.append(view.conflict)
+    if view.incomplete is not None:
+        lines.append(f"INCOMPLETE: {view.incomplete}")
+    if view.outcome != "conflict":
+        if view.outcome == "plan" and not (view.changes or view.added or view.removed):
+            lines.append("no change: the lock already has what this update would pick")
+        if view.changes:
+            lines.append(f"changes ({len(view.changes)}):")
+            lines.extend(
+                f"- {c.name} {c.old} → {c.new}" + ("" if c.why in _PLAN_DEFAULT_WHY else f" ({c.why})")
+                for c in view.changes[:PLAN_CHANGES_SHOWN]
+            )
+            lines.extend(
+                _plan_more("changes", [f"{c.name} {c.new}" for c in view.changes[PLAN_CHANGES_SHOWN:]])
+            )
+        if view.added:
+            lines.append(f"added ({len(view.added)}):")
+            lines.extend(f"- {a.name} {a.version} ({a.why})" for a in view.added[:PLAN_ADDED_SHOWN])
+            lines.extend(
+                _plan_more("added", [f"{a.name} {a.version}" for a in view.added[PLAN_ADDED_SHOWN:]])
+            )
+        if view.removed:
+            lines.append(f"removed ({len(view.removed)}): {', '.join(view.removed)}")
+        if view.flagged:
+            lines.append(
+                "check before taking: " + "; ".join(f"{f.name} {f.version} {f.reason}" for f in view.flagged)
+            )
+        for h in view.held[:PLAN_HELD_SHOWN]:
+            lines.append(f"held: {h.name} stays {h.version}, latest {h.latest}: {'; '.join(h.because)}")
+        lines.extend(_plan_more("held", [f"{h.name} {h.version}" for h in view.held[PLAN_HELD_SHOWN:]]))
+    if view.untouched:
+        lines.append(f"left alone, not from Hex: {', '.join(view.untouched)}")
+    lines.extend(f"note: {note}" for note in view.notes)
+    tail = f"{view.packages_read} registry files read"
+    if view.freshness is None:
+        lines.append(f"source: signed Hex registry · {tail}")
+    else:
+        lines.append(f"{freshness_line(view.freshness)} · {tail}")
     return "\n".join(lines)

@@ -42,6 +42,7 @@ from hex_mcp.models import (
     MetaView,
     OutdatedView,
     PackageView,
+    PlanView,
     ReleasesView,
     ReleaseView,
     SearchView,
@@ -378,10 +379,55 @@ async def hex_diff(
 
 
 async def hex_outdated(deps: DepsText, ctx: Context[AppState]) -> Annotated[CallToolResult, OutdatedView]:
-    """Every Hex dependency of a pasted project: current, latest stable and best match within its
-    requirement, update kind, retired or vulnerable current versions; problems first, git/path deps skipped."""
+    """Every Hex dependency of a pasted mix.lock and/or mix.exs deps list: current, latest stable, best
+    match within its requirement, update kind, whether the update is possible or what blocks it, retired or
+    vulnerable current versions; problems first, git/path deps skipped."""
     view = await _answer(_service(ctx).outdated(deps))
     return _result(view, render.outdated(view))
+
+
+PlanDeps = Annotated[
+    str,
+    _param(
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": validate.DEPS_MAX,
+            "description": "a mix.lock, optionally with the mix.exs deps list",
+        }
+    ),
+]
+UpdateNames = Annotated[
+    str,
+    _param(
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": 2000,
+            "description": "names, space-separated, or 'all'",
+        }
+    ),
+]
+Target = Annotated[
+    str | None,
+    _param(
+        {
+            "type": "string",
+            "maxLength": 500,
+            "description": "e.g. 'phoenix ~> 1.8'; several: separate with ';'",
+        }
+    ),
+    OPTIONAL,
+]
+
+
+async def hex_plan(
+    deps: PlanDeps, update: UpdateNames, ctx: Context[AppState], target: Target = None
+) -> Annotated[CallToolResult, PlanView]:
+    """What `mix deps.update` would do: lock lines that change and why, packages added or removed, retired
+    or flagged picks; if impossible, the shortest chain of conflicting requirements."""
+    view = await _answer(_service(ctx).plan(deps, update, target))
+    return _result(view, render.plan(view))
 
 
 # -- resources, completions, health ------------------------------------------------------------------------
@@ -409,6 +455,7 @@ TOOLS: tuple[tuple[Callable[..., Any], str], ...] = (
     (hex_meta, "Server and upstream status"),
     (hex_diff, "Compare two Hex releases"),
     (hex_outdated, "Check dependencies for updates, retirements and advisories"),
+    (hex_plan, "Plan a dependency update"),
 )
 # (function, URI template, name, title, description); every resource answers the tool's text as text/plain.
 RESOURCES: tuple[tuple[Callable[..., Any], str, str, str, str], ...] = (

@@ -53,6 +53,7 @@ from hex_mcp.models import (
     OutdatedView,
     Package,
     PackageView,
+    PlanView,
     RateLimitInfo,
     Release,
     ReleasesView,
@@ -60,6 +61,9 @@ from hex_mcp.models import (
     SearchView,
     SkippedDepView,
 )
+from hex_mcp.plan import PlanInputError
+from hex_mcp.plan_input import parse_plan_request
+from hex_mcp.planning import make_plan, plan_view
 from hex_mcp.registry import (
     RegistryError,
     RegistryNames,
@@ -79,7 +83,14 @@ from hex_mcp.resolve import (
     retired_above,
 )
 from hex_mcp.text import first_sentence, shorten
-from hex_mcp.upgrade import DepCheck, build_diff, combined_freshness, outdated_row, sort_outdated
+from hex_mcp.upgrade import (
+    DepCheck,
+    build_diff,
+    combined_freshness,
+    mark_updates,
+    outdated_row,
+    sort_outdated,
+)
 from hex_mcp.upstream import RepoClient, UpstreamClient, utc_iso
 from hex_mcp.versions import Latest, VersionArg, hex_pick
 
@@ -541,7 +552,7 @@ class HexService:
         async with anyio.create_task_group() as tg:
             for spec in parsed.deps:
                 tg.start_soon(check, spec)
-        rows = sort_outdated([c.row for c in checks])
+        rows = sort_outdated(mark_updates([c.row for c in checks], parsed))
         fresh = [c.freshness for c in checks if c.freshness is not None]
         known = [c.retirements_known for c in checks if c.retirements_known is not None]
         return OutdatedView(
@@ -580,6 +591,25 @@ class HexService:
             note=note,
         )
         return DepCheck(row, None, None)
+
+    async def plan(self, deps: str, update: str, target: str | None = None) -> PlanView:
+        """What `mix deps.update` would do to a pasted mix.lock (and mix.exs), from the signed registry."""
+        request = parse_plan_request(deps, update, target)
+        if self.settings.registry == "off":
+            raise RegistryUnavailable(
+                "hex_plan needs every release's dependencies, which only the signed Hex registry lists, and "
+                "HEX_MCP_REGISTRY=off is set; set it to auto. hex_outdated answers 'possible or blocked' without it."
+            )
+        try:
+            outcome = await make_plan(
+                self._registry,
+                request,
+                deadline_seconds=self.settings.plan_deadline,
+                max_packages=self.settings.plan_max_packages,
+            )
+        except PlanInputError as exc:
+            raise InvalidInput(str(exc)) from None
+        return plan_view(request, outcome)
 
     # -- completions -------------------------------------------------------------------------------------
 

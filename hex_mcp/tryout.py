@@ -137,7 +137,13 @@ def _param_names(tool: Tool) -> str:
 
 
 # A runnable sample for every required parameter of the tools (shell-quoted where it has a space).
-_SAMPLES = {"name": "phoenix", "q": "json", "from_version": "1.7.14", "deps": "'jason 1.4.4'"}
+_SAMPLES = {
+    "name": "phoenix",
+    "q": "json",
+    "from_version": "1.7.14",
+    "deps": "'jason 1.4.4'",
+    "update": "all",
+}
 
 
 def example_call(tool: Tool) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from hex_mcp.deps_input import DepSpec
+from hex_mcp.deps_input import DepsInput, DepSpec
 from hex_mcp.models import (
     OUTDATED_ORDER,
     Advisory,
@@ -21,6 +21,7 @@ from hex_mcp.models import (
     Package,
     Release,
 )
+from hex_mcp.plan import AppRequirement, Blocked, Blocker, Dep, LockedPackage, update_status
 from hex_mcp.resolve import latest_stable
 from hex_mcp.versions import Requirement, UpdateKind, Version, VersionError, hex_pick, update_kind
 
@@ -260,3 +261,56 @@ def sort_outdated(rows: list[OutdatedRow]) -> list[OutdatedRow]:
     """Problems first (the order of `OUTDATED_ORDER`), then by name."""
     rank = {status: i for i, status in enumerate(OUTDATED_ORDER)}
     return sorted(rows, key=lambda r: (rank[r.status], r.name))
+
+
+def _blocker_text(b: Blocker) -> str:
+    if b.kind == "mix.exs":
+        return f"{b.requirement} from mix.exs"
+    return f"{b.requirement} from {b.holder} {b.holder_version} (locked)"
+
+
+def mark_updates(rows: list[OutdatedRow], parsed: DepsInput) -> list[OutdatedRow]:
+    """Each row with a newer stable release, marked possible or blocked as `mix hex.outdated` does.
+
+    Judged only when the paste holds the requirements: a mix.lock (whose entries list their dependencies'
+    requirements), with the app's own from a mix.exs pasted alongside. mix.exs-only and `name version`
+    pastes are left unmarked; their rows already say when the latest release is outside the requirement.
+    """
+    if parsed.format not in ("mix.lock", "mix.lock+mix.exs"):
+        return rows
+    lock = {
+        spec.name: LockedPackage(
+            spec.version,
+            None
+            if spec.dependencies is None
+            else tuple(Dep(d.package, d.requirement, d.optional, d.app) for d in spec.dependencies),
+        )
+        for spec in parsed.deps
+        if spec.version is not None
+    }
+    app = [
+        AppRequirement(spec.name, spec.requirement, spec.optional, spec.override, spec.app or "")
+        for spec in parsed.deps
+        if spec.declared
+    ]
+    marked: list[OutdatedRow] = []
+    for row in rows:
+        latest = Version.try_parse(row.latest_stable) if row.latest_stable else None
+        checked = Version.try_parse(row.checked) if row.checked else None
+        # Only locked rows: a declared-only row already says its latest release is outside the requirement.
+        if row.current is None or latest is None or checked is None or latest <= checked:
+            marked.append(row)
+            continue
+        status = update_status(row.name, str(latest), lock, app)
+        blocked = isinstance(status, Blocked)
+        marked.append(
+            row.model_copy(
+                update={
+                    "update_possible": not blocked,
+                    "blocked_by": [_blocker_text(b) for b in status.blockers]
+                    if isinstance(status, Blocked)
+                    else [],
+                }
+            )
+        )
+    return marked

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hex_mcp.deps_input import MAX_DEPS, DepsInput, DepsInputError, DepSpec, SkippedDep, parse_deps
+from hex_mcp.deps_input import MAX_DEPS, DepsInput, DepsInputError, DepSpec, LockDep, SkippedDep, parse_deps
 from hex_mcp.versions import Requirement, Version
 
 FIXTURE_LOCK = Path(__file__).parent / "fixtures" / "inputs" / "mix.lock"
@@ -659,3 +659,65 @@ def test_legacy_names_hex_serves_are_accepted(name: str) -> None:
 def test_names_hex_cannot_serve_are_refused(name: str) -> None:
     with pytest.raises(DepsInputError, match=f"not a Hex package name: {name!r}"):
         parse_deps(f'%{{"x": {{:hex, :"{name}", "1.0.0"}}}}')
+
+
+# --- what planning reads: lock dependency lists, mix.exs options, both in one paste ----------------------
+
+
+def test_lock_entries_carry_their_dependency_lists() -> None:
+    deps = _by_name(parse_deps(FIXTURE_LOCK.read_text()))
+    lv = deps["phoenix_live_view"].dependencies
+    assert lv is not None
+    assert LockDep("phoenix", "~> 1.6.15 or ~> 1.7.0") in lv
+    assert LockDep("jason", "~> 1.0", optional=True) in lv
+    assert deps["bunt"].dependencies == ()
+    # A dependency from a private repository cannot constrain a public plan; the lock's `hex:` name is the package.
+    text = (
+        '%{"a": {:hex, :a, "1.0.0", "x", [:mix], [{:b, "~> 1.0", [hex: :b, repo: "hexpm:acme", optional: false]}, '
+        '{:json, "~> 3.0", [hex: :poison, repo: "hexpm", optional: false]}], "hexpm", "y"}}'
+    )
+    assert _by_name(parse_deps(text))["a"].dependencies == (LockDep("poison", "~> 3.0", False, "json"),)
+    # Old locks stop before the dependency list.
+    old = parse_deps('%{"a": {:hex, :a, "1.0.0"}}')
+    assert old.deps[0].dependencies is None
+
+
+def test_mix_exs_options_for_planning() -> None:
+    result = parse_deps(
+        '{:phoenix, "~> 1.7", override: true},\n{:jason, "~> 1.4", optional: true},\n{:plug, "~> 1.14"}'
+    )
+    deps = _by_name(result)
+    assert (deps["phoenix"].override, deps["phoenix"].optional, deps["phoenix"].declared) == (
+        True,
+        False,
+        True,
+    )
+    assert (deps["jason"].override, deps["jason"].optional) == (False, True)
+    assert not deps["plug"].override
+
+
+def test_a_lock_and_a_mix_exs_in_one_paste_are_merged() -> None:
+    exs = '{:phoenix_live_view, "~> 0.20.2", override: true},\n{:new_dep, "~> 1.0"},\n{:ui, path: "../ui"}\n'
+    result = parse_deps(exs + FIXTURE_LOCK.read_text())
+    assert result.format == "mix.lock+mix.exs"
+    deps = _by_name(result)
+    lv = deps["phoenix_live_view"]
+    assert (lv.version, lv.requirement, lv.override, lv.declared) == ("0.20.17", "~> 0.20.2", True, True)
+    assert lv.dependencies is not None and len(lv.dependencies) == 8
+    # Locked but not declared: a transitive dependency. Declared but not locked: comes last, without a version.
+    assert not deps["plug"].declared
+    assert (deps["new_dep"].version, deps["new_dep"].requirement) == (None, "~> 1.0")
+    assert result.deps[-1].name == "new_dep"
+    assert SkippedDep("ui", "path dependency") in result.skipped
+    # The dependency tuples nested in lock entries are never read as mix.exs deps.
+    assert sum(1 for dep in result.deps if dep.declared) == 2
+
+
+def test_a_lock_alone_is_not_read_as_a_mix_exs_too() -> None:
+    assert parse_deps(FIXTURE_LOCK.read_text()).format == "mix.lock"
+    assert (
+        parse_deps(
+            (Path(__file__).parent / "fixtures" / "inputs" / "elixir_0_13_keyword.lock").read_text()
+        ).format
+        == "mix.lock"
+    )

@@ -57,15 +57,16 @@ pytestmark = pytest.mark.anyio
 CASES = load_cases()
 
 
-def settings_for(backend: str, fake: FakeUpstream, cache_dir: Path) -> Settings:
+def settings_for(backend: str, fake: FakeUpstream, cache_dir: Path, registry: str | None = None) -> Settings:
     base = Settings(
         cache_dir=cache_dir,
         retries=0,
         timeout=5.0,
         ttls=TTLs.uniform(86_400),
         max_rps=0.0,
-        repo_url=fake.repo_url,  # the fake's signed registry, as `python -m evals` uses
+        repo_url=fake.repo_url,
         repo_public_key=fake.repo_public_key_pem,
+        **({} if registry is None else {"registry": registry}),
     )
     if backend == "oanor":
         return Settings(
@@ -203,6 +204,13 @@ def test_table_and_summary_line() -> None:
     assert summary_line(results) == "1 passed, 1 failed"
 
 
+def test_a_case_may_name_the_registry_mode() -> None:
+    assert parse_case(minimal_case(registry="auto"), "line 1").registry == "auto"
+    assert parse_case(minimal_case(), "line 1").registry is None
+    with pytest.raises(CaseError, match=r"line 1 \(x\): registry must be one of off, auto, only"):
+        parse_case(minimal_case(registry="sometimes"), "line 1")
+
+
 def test_main_rejects_unknown_case_ids(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--case", "no-such-case"]) == 2
     assert "no case matches" in capsys.readouterr().err
@@ -214,11 +222,12 @@ def test_main_rejects_unknown_case_ids(capsys: pytest.CaptureFixture[str]) -> No
 @pytest.mark.parametrize("backend", BACKENDS)
 async def test_every_case_passes_in_process(fake: FakeUpstream, tmp_path: Path, backend: str) -> None:
     """The cases `python -m evals` runs over stdio, here via `create_server`: pytest catches regressions."""
-    mine = [c for c in CASES if c.backend == backend]
-    async with Client(
-        create_server(settings_for(backend, fake, tmp_path / backend)), mode="legacy"
-    ) as client:
-        results = [await run_case(case, client.call_tool, fake.count) for case in mine]
+    results = []
+    for registry in dict.fromkeys(c.registry for c in CASES if c.backend == backend):
+        mine = [c for c in CASES if (c.backend, c.registry) == (backend, registry)]
+        settings = settings_for(backend, fake, tmp_path / f"{backend}-{registry}", registry)
+        async with Client(create_server(settings), mode="legacy") as client:
+            results += [await run_case(case, client.call_tool, fake.count) for case in mine]
     failed = {r.id: r.failures for r in results if r.status != "pass"}
     assert not failed
     assert all(r.upstream_calls is not None for r in results)

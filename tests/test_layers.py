@@ -22,6 +22,7 @@ PURE = {
     "from_registry",
     "models",
     "plan",
+    "plan_input",
     "registry.decode",
     "registry.model",
     "registry.verify",
@@ -35,7 +36,7 @@ PURE = {
     "versions",
 }
 IO_MODULES = {"httpx2", "diskcache", "sqlite3", "socket", "subprocess", "anyio", "asyncio", "urllib.request"}
-IO_LAYERS = {"upstream", "cache", "fetch", "service", "doctor", "cache_commands"}
+IO_LAYERS = {"upstream", "cache", "fetch", "service", "doctor", "cache_commands", "planning"}
 # Renderers and models see views only: never the layers that fetch them.
 VIEW_ONLY = {"render", "models"}
 

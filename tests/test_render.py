@@ -13,6 +13,9 @@ from hex_mcp.models import (
     GatewayMeta,
     MetaView,
     PackageView,
+    PlanChange,
+    PlanHeld,
+    PlanView,
     RateLimitInfo,
     Release,
     ReleaseRef,
@@ -468,3 +471,63 @@ def test_releases_text_with_unknown_dates_says_so_once() -> None:
     mixed = [ReleaseRef(version="1.8.0", published="2025-01-02"), *undated]
     view = _releases_view(total=3, shown=3, latest_prerelease=None, releases=mixed)
     assert render.releases(view).splitlines()[2:4] == ["2025: 1.8.0 Jan 2", "date unknown: 1.7.0, 1.6.7"]
+
+
+def _plan_view(**fields: object) -> PlanView:
+    base: dict[str, object] = {
+        "input_format": "mix.lock",
+        "update": ["all"],
+        "targets": {},
+        "outcome": "plan",
+        "locked": 60,
+        "packages_read": 70,
+        "freshness": None,
+    }
+    return PlanView.model_validate({**base, **fields})
+
+
+def test_plan_text_bounds_long_lists() -> None:
+    changes = [
+        PlanChange(name=f"p{i:02}", old="1.0.0", new="1.1.0", why="updated (all dependencies)")
+        for i in range(47)
+    ]
+    held = [
+        PlanHeld(name=f"h{i}", version="1.0.0", latest="2.0.0", because=["your mix.exs requires ~> 1.0"])
+        for i in range(9)
+    ]
+    text = render.plan(_plan_view(changes=changes, held=held))
+    lines = text.splitlines()
+    assert lines[0] == "mix deps.update --all · mix.lock, 60 locked"
+    assert lines[1] == "changes (47):"
+    assert lines[2] == "- p00 1.0.0 → 1.1.0"
+    assert lines[47] == "+2 more changes: p45 1.1.0, p46 1.1.0 (call hex_plan with update=NAME for why)"
+    assert lines[48:50] == [
+        "held: h0 stays 1.0.0, latest 2.0.0: your mix.exs requires ~> 1.0",
+        "held: h1 stays 1.0.0, latest 2.0.0: your mix.exs requires ~> 1.0",
+    ]
+    assert lines[56] == "+1 more held: h8 1.0.0 (call hex_plan with update=NAME for why)"
+    assert lines[57] == "source: signed Hex registry · 70 registry files read"
+
+
+def test_plan_text_incomplete_and_conflict() -> None:
+    stopped = _plan_view(
+        outcome="incomplete", incomplete="the deadline passed. No plan was made.", packages_read=3
+    )
+    assert render.plan(stopped) == (
+        "mix deps.update --all · mix.lock, 60 locked\n"
+        "INCOMPLETE: the deadline passed. No plan was made.\n"
+        "source: signed Hex registry · 3 registry files read"
+    )
+    conflict = _plan_view(
+        outcome="conflict",
+        update=["phoenix"],
+        targets={"phoenix": "~> 1.8"},
+        conflict="No plan: ...\nNext: ...",
+        untouched=["ui (git)"],
+    )
+    assert render.plan(conflict) == (
+        "mix deps.update phoenix (target phoenix ~> 1.8) · mix.lock, 60 locked\n"
+        "No plan: ...\nNext: ...\n"
+        "left alone, not from Hex: ui (git)\n"
+        "source: signed Hex registry · 70 registry files read"
+    )

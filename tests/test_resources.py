@@ -49,6 +49,7 @@ async def test_tool_count_and_templates(client: Client) -> None:
         "hex_meta",
         "hex_outdated",
         "hex_package",
+        "hex_plan",
         "hex_release",
         "hex_releases",
         "hex_search",

@@ -61,17 +61,17 @@ mix.lock · 10 deps checked: 1 vulnerable, 2 retired, 2 major, 1 minor, 1 patch,
 · 2 skipped
 vulnerable (1):
 - hackney 1.23.0 → 1.25.0 minor · EEF-CVE-2025-1211 (CVE-2025-1211) high: Server-side request forgery in \
-hackney through inconsistent URL parsing · fixed in 1.24.0
+hackney through inconsistent URL parsing · fixed in 1.24.0 · possible
 retired (2):
-- mint 1.5.0 → 1.7.1 minor · RETIRED (other)
-- tiny_slug 0.2.0 → 0.2.1 patch · RETIRED (release invalid: unicode handling bug, use 0.2.1)
+- mint 1.5.0 → 1.7.1 minor · RETIRED (other) · possible
+- tiny_slug 0.2.0 → 0.2.1 patch · RETIRED (release invalid: unicode handling bug, use 0.2.1) · possible
 major (2):
-- poison (app poison3) 3.1.0 → 6.0.0
-- ranch 1.8.0 → 2.2.0
+- poison (app poison3) 3.1.0 → 6.0.0 · possible
+- ranch 1.8.0 → 2.2.0 · possible
 minor (1):
-- phoenix 1.7.14 → 1.8.7
+- phoenix 1.7.14 → 1.8.7 · possible
 patch (1):
-- plug 1.18.0 → 1.18.1
+- plug 1.18.0 → 1.18.1 · possible
 up to date (2): jason, telemetry
 not found on Hex (1): ghost_pkg
 skipped, not on public Hex (2): acme_auth (private repo 'hexpm:acme') · heroicons (git dependency)"""
@@ -79,15 +79,15 @@ skipped, not on public Hex (2): acme_auth (private repo 'hexpm:acme') · heroico
 LOCK_GATEWAY = """\
 mix.lock · 10 deps checked: 2 major, 3 minor, 2 patch, 2 current, 1 not found · 2 skipped
 major (2):
-- poison (app poison3) 3.1.0 → 6.0.0
-- ranch 1.8.0 → 2.2.0
+- poison (app poison3) 3.1.0 → 6.0.0 · possible
+- ranch 1.8.0 → 2.2.0 · possible
 minor (3):
-- hackney 1.23.0 → 1.25.0
-- mint 1.5.0 → 1.7.1
-- phoenix 1.7.14 → 1.8.7
+- hackney 1.23.0 → 1.25.0 · possible
+- mint 1.5.0 → 1.7.1 · possible
+- phoenix 1.7.14 → 1.8.7 · possible
 patch (2):
-- plug 1.18.0 → 1.18.1
-- tiny_slug 0.2.0 → 0.2.1
+- plug 1.18.0 → 1.18.1 · possible
+- tiny_slug 0.2.0 → 0.2.1 · possible
 up to date (2): jason, telemetry
 not found on Hex (1): ghost_pkg
 skipped, not on public Hex (2): acme_auth (private repo 'hexpm:acme') · heroicons (git dependency)
