@@ -18,7 +18,15 @@ import anyio
 
 from hex_mcp import __version__
 from hex_mcp.backends import backend_for
-from hex_mcp.config import LOG_LEVELS, TRANSPORTS, ConfigError, Settings, is_loopback
+from hex_mcp.config import (
+    LOG_LEVELS,
+    TRANSPORTS,
+    ConfigError,
+    Secret,
+    Settings,
+    is_loopback,
+    parse_redis_url,
+)
 from hex_mcp.models import BACKEND_NAMES
 
 EPILOG = """\
@@ -35,7 +43,8 @@ commands:
 environment: HEX_API_KEY (hex.pm key, optional), OANOR_API_KEY (gateway key; selects the gateway),
   HEX_MCP_CACHE_TTL (seconds, overrides every TTL), HEX_MCP_MAX_RPS, HEX_MCP_MONTHLY_QUOTA,
   HEX_MCP_CACHE_SIZE_MB (default 256), HEX_MCP_TIMEOUT (seconds per call, default 10),
-  HEX_MCP_AUTH_TOKEN (bearer token for the HTTP transports).
+  HEX_MCP_AUTH_TOKEN (bearer token for the HTTP transports), HEX_MCP_REDIS_URL, HEX_MCP_REDIS_PREFIX,
+  HEX_MCP_REDIS_PASSWORD (state shared by replicas; see docs/replicas.md).
 """
 
 
@@ -77,6 +86,14 @@ def _common_options(parser: argparse.ArgumentParser, *, sub: bool = False) -> No
         action="store_true",
         default=default,
         help="answer only from the cache, whatever its age [HEX_MCP_OFFLINE=1]",
+    )
+    parser.add_argument(
+        "--redis-url",
+        default=default,
+        metavar="URL",
+        help="share answers, the monthly quota, the rate window and single flight with other replicas "
+        "through Redis: redis://HOST:PORT/DB, rediss:// (TLS) or unix:///PATH [HEX_MCP_REDIS_URL; prefix "
+        "HEX_MCP_REDIS_PREFIX, default hexmcp:; password in the URL or HEX_MCP_REDIS_PASSWORD]",
     )
     parser.add_argument(
         "--log-level",
@@ -195,6 +212,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         value = getattr(args, attr, None)
         if value is not None:
             overrides[field] = value.rstrip("/") if attr == "base_url" else value
+    if getattr(args, "redis_url", None):
+        overrides["redis_url"] = Secret(parse_redis_url("--redis-url", args.redis_url))
     if getattr(args, "no_cache", None):
         overrides["cache_enabled"] = False
     if getattr(args, "offline", None):

@@ -127,6 +127,11 @@ class Settings:
     repo_url: str = DEFAULT_REPO_URL
     # PEM of the key registry files must be signed with; None: hex.pm's key, embedded in hex_mcp.registry.
     repo_public_key: bytes | None = None
+    # Shared state of many replicas (answers, monthly quota, rate window, single flight); None: this process alone.
+    # A Secret: the URL may carry the password.
+    redis_url: Secret | None = None
+    redis_prefix: str = "hexmcp:"
+    redis_password: Secret | None = None
 
     @property
     def upstream(self) -> Backend:
@@ -208,7 +213,34 @@ class Settings:
             given["repo_url"] = parse_repo_url("HEX_MIRROR", value)
         if (value := get("HEX_MCP_REPO_PUBLIC_KEY")) is not None:
             given["repo_public_key"] = read_public_key("HEX_MCP_REPO_PUBLIC_KEY", Path(value).expanduser())
+        if (value := get("HEX_MCP_REDIS_URL")) is not None:
+            given["redis_url"] = Secret(parse_redis_url("HEX_MCP_REDIS_URL", value))
+        if (value := get("HEX_MCP_REDIS_PREFIX")) is not None:
+            given["redis_prefix"] = parse_redis_prefix("HEX_MCP_REDIS_PREFIX", value)
+        if (value := get("HEX_MCP_REDIS_PASSWORD")) is not None:
+            given["redis_password"] = Secret(value)
         return cls(**given)
+
+
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+def parse_redis_url(name: str, value: str) -> str:
+    """A redis://, rediss:// (TLS) or unix:// URL; the error never repeats the value, which may hold a password."""
+    scheme, sep, rest = value.partition("://")
+    if not sep or scheme.lower() not in REDIS_SCHEMES or not rest:
+        raise ConfigError(
+            f"{name} is not a Redis URL: use redis://HOST:PORT/DB, rediss://HOST:PORT/DB (TLS) or unix:///PATH"
+        )
+    return value
+
+
+def parse_redis_prefix(name: str, value: str) -> str:
+    if len(value) > 64 or any(c.isspace() or c in "*?[]" for c in value):
+        raise ConfigError(
+            f"{name}={value!r} must be at most 64 characters, without spaces or glob characters"
+        )
+    return value
 
 
 def is_loopback(host: str) -> bool:

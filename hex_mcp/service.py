@@ -57,6 +57,7 @@ from hex_mcp.models import (
     SearchView,
     SkippedDepView,
 )
+from hex_mcp.redis_store import open_store
 from hex_mcp.registry import RegistryError, RegistryPackage, load_public_key, read_package
 from hex_mcp.resolve import (
     latest_stable,
@@ -98,9 +99,12 @@ class HexService:
         self.settings = settings
         self.backend = settings.upstream
         self.cache = cache if cache is not None else ResponseCache(settings)
-        self.budget = CallBudget(settings, self.cache)
-        self.upstream = UpstreamClient(settings, http_transport=http_transport, on_attempt=self.budget.count)
-        self.fetcher = Fetcher(settings, self.cache, self.upstream, self.budget)
+        self.shared = open_store(settings)  # Redis, shared by replicas; None: this process alone
+        self.budget = CallBudget(settings, self.cache, self.shared)
+        self.upstream = UpstreamClient(
+            settings, http_transport=http_transport, meter=self.budget, shared=self.shared
+        )
+        self.fetcher = Fetcher(settings, self.cache, self.upstream, self.budget, self.shared)
         self.fetch = self.fetcher.fetch
         self._http_transport = http_transport
         self._repo: RepoClient | None = None  # built on the first registry read: mode off never needs it
@@ -110,13 +114,15 @@ class HexService:
         await self.upstream.aclose()
         if self._repo is not None:
             await self._repo.aclose()
+        if self.shared is not None:
+            await self.shared.aclose()
         self.cache.close()
 
     @functools.cached_property
     def registry_fetcher(self) -> Fetcher:
         """Registry files come from the repository's CDN: not metered by the API budget nor its rate governor."""
         self._repo = RepoClient(self.settings, http_transport=self._http_transport)
-        return Fetcher(self.settings, self.cache, self._repo, None)
+        return Fetcher(self.settings, self.cache, self._repo, None, self.shared)
 
     # -- the signed registry ------------------------------------------------------------------------------
 
@@ -364,7 +370,7 @@ class HexService:
             cache_entries=stats.entries,
             cache_size_bytes=stats.size_bytes,
             hit_ratio=stats.hit_ratio,
-            upstream_calls_month=self.cache.calls_this_month(self.settings.backend),
+            upstream_calls_month=await self.budget.used_now(),
             monthly_quota=self.settings.monthly_quota,
             rate_limit=(
                 RateLimitInfo(
@@ -390,7 +396,15 @@ class HexService:
             registry_fetched=self._repo.fetched if self._repo is not None else 0,
             registry_revalidated=self._repo.revalidated if self._repo is not None else 0,
             registry_failed=self.registry_failed,
+            store=(await self.shared.info()).text() if self.shared is not None else None,
         )
+
+    async def store_info(self) -> dict[str, object] | None:
+        """The shared store for /healthz: where, connected or degraded, key count; never a credential."""
+        if self.shared is None:
+            return None
+        info = await self.shared.info()
+        return {"kind": "redis", "where": info.where, "connected": info.connected, "keys": info.keys}
 
     # -- upgrade assistant -------------------------------------------------------------------------------
 
