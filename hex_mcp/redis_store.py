@@ -106,6 +106,14 @@ class StoreInfo:
         return f"redis {self.where} · {state} · {keys}"
 
 
+@dataclass(frozen=True)
+class ServerFacts:
+    latency_ms: float
+    version: str
+    policy: str  # maxmemory-policy
+    maxmemory: int  # bytes; 0: no limit
+
+
 def describe_url(url: str) -> str:
     """`host:port` (or the socket path) of a Redis URL, without user, password or database."""
     parts = urlsplit(url)
@@ -149,8 +157,8 @@ class RedisStore:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         from redis.asyncio import Redis  # noqa: PLC0415  (an optional extra: imported only when configured)
-        from redis.backoff import NoBackoff  # noqa: PLC0415
         from redis.asyncio.retry import Retry  # noqa: PLC0415
+        from redis.backoff import NoBackoff  # noqa: PLC0415
 
         assert settings.redis_url is not None
         url = settings.redis_url.reveal()
@@ -405,16 +413,21 @@ class RedisStore:
             removed += int(done)
         return removed
 
-    async def server(self) -> tuple[float, str] | _Unavailable:
-        """Round-trip time of a PING in milliseconds, and the server's version (for doctor)."""
+    async def server(self) -> ServerFacts | _Unavailable:
+        """Round-trip time of a PING, the server's version and eviction policy (for doctor)."""
         started = time.perf_counter()
         pong = await self._run("a ping", lambda r: r.ping())
         if isinstance(pong, _Unavailable):
             return pong
         latency = (time.perf_counter() - started) * 1000
-        info = await self._run("a version check", lambda r: r.info("server"))
-        version = str(info.get("redis_version", "?")) if isinstance(info, dict) else "?"
-        return latency, version
+        info = await self._run("a version check", lambda r: r.info())
+        facts = info if isinstance(info, dict) else {}
+        return ServerFacts(
+            latency_ms=latency,
+            version=str(facts.get("redis_version", "?")),
+            policy=str(facts.get("maxmemory_policy", "?")),
+            maxmemory=int(facts.get("maxmemory", 0) or 0),
+        )
 
 
 async def _scan_page(r: Redis, *, cursor: int, match: str) -> tuple[int, list[str]]:

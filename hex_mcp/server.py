@@ -45,7 +45,7 @@ from hex_mcp.models import (
     ReleaseView,
     SearchView,
 )
-from hex_mcp.service import HexService
+from hex_mcp.service import HexService, store_health
 
 log = logging.getLogger(__name__)
 
@@ -412,7 +412,7 @@ def _healthz(shared: _SharedService) -> Callable[[Request], Awaitable[JSONRespon
 
     async def handler(request: Request) -> JSONResponse:
         live = shared.service
-        store = await live.store_info() if live is not None else None
+        store = await live.store_info() if live is not None else await store_health(shared.settings)
         if store is None:
             return await healthz(request)
         return JSONResponse({"ok": True, "name": "hex-mcp", "version": __version__, "store": store})

@@ -57,7 +57,7 @@ from hex_mcp.models import (
     SearchView,
     SkippedDepView,
 )
-from hex_mcp.redis_store import open_store
+from hex_mcp.redis_store import RedisStore, open_store
 from hex_mcp.registry import RegistryError, RegistryPackage, load_public_key, read_package
 from hex_mcp.resolve import (
     latest_stable,
@@ -401,10 +401,7 @@ class HexService:
 
     async def store_info(self) -> dict[str, object] | None:
         """The shared store for /healthz: where, connected or degraded, key count; never a credential."""
-        if self.shared is None:
-            return None
-        info = await self.shared.info()
-        return {"kind": "redis", "where": info.where, "connected": info.connected, "keys": info.keys}
+        return await _store_health(self.shared) if self.shared is not None else None
 
     # -- upgrade assistant -------------------------------------------------------------------------------
 
@@ -559,6 +556,22 @@ class HexService:
 
 
 _NAME_PREFIX_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+
+async def _store_health(store: RedisStore) -> dict[str, object]:
+    info = await store.info()
+    return {"kind": "redis", "where": info.where, "connected": info.connected, "keys": info.keys}
+
+
+async def store_health(settings: Settings) -> dict[str, object] | None:
+    """/healthz's view of the shared store before any session has started the service: a one-off connection."""
+    store = open_store(settings)
+    if store is None:
+        return None
+    try:
+        return await _store_health(store)
+    finally:
+        await store.aclose()
 
 
 def fallback_note(name: str, exc: HexError) -> str:

@@ -104,11 +104,13 @@ REDIS_PASSWORD = "redispw-f00d-SECRET-0004"
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[Any]:
     """A real redis-server on a free loopback port, no persistence, password required; skips when not installed."""
-    from fakehex.redis_server import RedisServer, redis_binary  # noqa: PLC0415
+    from fakehex.redis_server import RedisServer, redis_binary
 
     pytest.importorskip("redis", reason="the redis client is not installed: pip install -e '.[dev]'")
     if redis_binary() is None:
-        pytest.skip("redis-server is not installed (Debian: apt-get install redis-server); Redis tests skipped")
+        pytest.skip(
+            "redis-server is not installed (Debian: apt-get install redis-server); Redis tests skipped"
+        )
     with RedisServer(password=REDIS_PASSWORD) as server:
         yield server
 
