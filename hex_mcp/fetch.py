@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 PARSED_MEMO_SIZE = 256  # parsed cache entries kept in memory; ecto's 185 releases parse to ~90 KB
-PEER_POLL_SECONDS = 0.025  # how often a replica waiting on another's lock looks for the stored answer
+PEER_POLL_SECONDS = 0.05  # how often a replica waiting on another's lock looks for the stored answer
 
 
 @dataclass(frozen=True)
@@ -141,8 +141,7 @@ class CallBudget:
     async def used_now(self) -> int:
         """The month's calls: the shared count when Redis answers, else the best local estimate."""
         if self.shared is not None:
-            if self._unsynced and await self.shared.add_calls(self.settings.backend, self._unsynced):
-                self._unsynced = 0
+            await self._sync()
             shared = await self.shared.calls(self.settings.backend)
             if isinstance(shared, int):
                 self._last_shared = shared
@@ -172,8 +171,7 @@ class CallBudget:
         shared = self.shared
         if shared is not None:
             backend = self.settings.backend
-            if self._unsynced and await shared.add_calls(backend, self._unsynced):
-                self._unsynced = 0
+            await self._sync()
             if not self._unsynced:
                 got = await shared.reserve_call(backend, self.quota)
                 if not isinstance(got, tuple):
@@ -186,6 +184,14 @@ class CallBudget:
                     raise self._exhausted(got[1])
         self.check()
         return Ticket(shared=False)
+
+    async def _sync(self) -> None:
+        """Add the calls made while Redis was away to its counter (taken first: concurrent callers add once)."""
+        pending, self._unsynced = self._unsynced, 0
+        if pending and (
+            self.shared is None or not await self.shared.add_calls(self.settings.backend, pending)
+        ):
+            self._unsynced += pending
 
     async def settle(self, ticket: Ticket, reached: bool) -> None:
         """Record how an attempt ended: `reached` upstream (it counts) or not (a refused connection: free)."""
@@ -250,32 +256,50 @@ class Fetcher:
                 return Fetched(value, self._freshness(entry, from_cache=True))
         shared = self.shared if self.shared is not None and not is_private(endpoint) else None
         if shared is not None:
-            peer = await shared.get_entry(key)
-            if isinstance(peer, CacheEntry) and (entry is None or peer.fetched_at > entry.fetched_at):
-                found = self._from_peer(key, peer, ttl, parse, memo_key)
-                if found is not None:
-                    self.cache.record_lookup(hit=True)
-                    return found
-                entry = peer  # expired, yet newer than ours: its ETag revalidates and it can answer if stale
+            # Inside the local single flight: one Redis read per question per replica, however many ask at once.
+            result = await self._flight.run(
+                key,
+                lambda: self._via_shared(endpoint, key, entry, ttl, parse, shared=shared, memo_key=memo_key),
+            )
+            self.cache.record_lookup(
+                hit=result.freshness.from_cache and result.freshness.stale_reason is None
+            )
+            return cast(Fetched[T], result)
         self.cache.record_lookup(hit=False)
+        self._refuse_offline()
+        result = await self._flight.run(
+            key, lambda: self._refresh(endpoint, key, entry, ttl, parse, memo_key=memo_key)
+        )
+        return cast(Fetched[T], result)
+
+    def _refuse_offline(self) -> None:
         if self.settings.offline:
             raise OfflineMiss(
                 "Offline mode (HEX_MCP_OFFLINE / --offline) is on and the cache holds no answer for this "
                 "question. Run `hex-mcp cache warm NAME` while online, or import a snapshot with "
                 "`hex-mcp cache import FILE`."
             )
-        if shared is not None:
-            result = await self._flight.run(
-                key,
-                lambda: self._refresh_shared(
-                    endpoint, key, entry, ttl, parse, shared=shared, memo_key=memo_key
-                ),
-            )
-        else:
-            result = await self._flight.run(
-                key, lambda: self._refresh(endpoint, key, entry, ttl, parse, memo_key=memo_key)
-            )
-        return cast(Fetched[T], result)
+
+    async def _via_shared(
+        self,
+        endpoint: Endpoint,
+        key: str,
+        entry: CacheEntry | None,
+        ttl: int,
+        parse: Callable[[Any], T],
+        *,
+        shared: RedisStore,
+        memo_key: MemoKey | None,
+    ) -> Fetched[Any]:
+        """The answer another replica stored, else one upstream call for all replicas (`_refresh_shared`)."""
+        peer = await shared.get_entry(key)
+        if isinstance(peer, CacheEntry) and (entry is None or peer.fetched_at > entry.fetched_at):
+            found = self._from_peer(key, peer, ttl, parse, memo_key)
+            if found is not None:
+                return found
+            entry = peer  # expired, yet newer than ours: its ETag revalidates and it can answer if stale
+        self._refuse_offline()
+        return await self._refresh_shared(endpoint, key, entry, ttl, parse, shared=shared, memo_key=memo_key)
 
     def _from_peer(
         self, key: str, peer: CacheEntry, ttl: int, parse: Callable[[Any], T], memo_key: MemoKey | None
@@ -319,6 +343,14 @@ class Fetcher:
                     return found
             token = await shared.lock(key, lease)
         try:
+            if isinstance(token, str):
+                # Another replica may have stored the answer and released the lock between our read and our
+                # lock: look once more before calling upstream.
+                peer = await shared.get_entry(key)
+                if isinstance(peer, CacheEntry) and (entry is None or peer.fetched_at > entry.fetched_at):
+                    found = self._from_peer(key, peer, ttl, parse, memo_key)
+                    if found is not None:
+                        return found
             result = await self._refresh(endpoint, key, entry, ttl, parse, memo_key=memo_key)
         finally:
             if isinstance(token, str):

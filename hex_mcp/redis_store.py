@@ -23,16 +23,16 @@ again. A warning is logged at most once a minute, one line, no traceback, and ne
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import secrets
+import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 from urllib.parse import urlsplit
-
-import anyio
 
 from hex_mcp.backends import Endpoint
 from hex_mcp.cache import CacheEntry, decode_entry, encode_entry, month_key
@@ -47,6 +47,10 @@ OP_TIMEOUT = 0.2  # seconds; the issue's bound on one Redis operation
 RETRY_SECONDS = 2.0  # how long a degraded store skips Redis before probing it again
 WARN_EVERY = 60.0  # at most one warning a minute while Redis is in trouble
 SCAN_BATCH = 1000
+POOL_SIZE = 16  # connections per replica; operations take well under a millisecond each on a healthy Redis
+# A refused or broken connection means Redis is down at once; a timeout may be one slow moment of a busy host, so
+# only this many in a row mark the store degraded (each timed-out operation still falls back on its own).
+TIMEOUTS_BEFORE_DEGRADED = 3
 # Path prefixes of hex.pm's organisation (private) APIs: their answers depend on the key and are never shared.
 PRIVATE_PATHS = ("/repos/", "/orgs/", "/users/me", "/keys")
 _ENTRY_PREFIX = "r|"
@@ -145,6 +149,48 @@ def open_store(settings: Settings) -> RedisStore | None:
     return RedisStore(settings)
 
 
+class _IoLoop:
+    """A private asyncio loop on a daemon thread, where every Redis operation runs and is timed.
+
+    A server's own loop can lag far behind under a burst of tool calls (hundreds of requests parsed and answered
+    at once on a busy host); a deadline timed there would expire with Redis's answer already waiting in the
+    socket, and the replica would stop sharing exactly when sharing matters most. On this quiet loop, the 200 ms
+    measure only Redis and the network. The caller awaits the result without blocking its own loop.
+    """
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def started(self) -> bool:
+        return self._loop is not None
+
+    def _running(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                thread = threading.Thread(target=loop.run_forever, name="hex-mcp-redis", daemon=True)
+                thread.start()
+                self._loop, self._thread = loop, thread
+            return self._loop
+
+    async def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        future = asyncio.run_coroutine_threadsafe(coro, self._running())
+        return await asyncio.wrap_future(future)  # cancelling the caller cancels the operation too
+
+    def stop(self) -> None:
+        with self._lock:
+            loop, thread, self._loop, self._thread = self._loop, self._thread, None, None
+        if loop is None or thread is None:
+            return
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=2)
+        if not thread.is_alive():
+            loop.close()
+
+
 class RedisStore:
     """Async operations on the shared state, each bounded by `OP_TIMEOUT`; see the module docstring."""
 
@@ -156,7 +202,10 @@ class RedisStore:
         retry_seconds: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        from redis.asyncio import Redis  # noqa: PLC0415  (an optional extra: imported only when configured)
+        from redis.asyncio import (  # noqa: PLC0415  (an optional extra: imported only when configured)
+            BlockingConnectionPool,
+            Redis,
+        )
         from redis.asyncio.retry import Retry  # noqa: PLC0415
         from redis.backoff import NoBackoff  # noqa: PLC0415
 
@@ -176,10 +225,14 @@ class RedisStore:
         extra: dict[str, Any] = {}
         if settings.redis_password is not None and not urlsplit(url).password:
             extra["password"] = settings.redis_password.reveal()
-        # One immediate retry, on a fresh connection: after a Redis restart the pooled connection is dead, and
-        # the retry reconnects. The deadline in `_run` bounds both attempts together.
-        self._redis: Redis = Redis.from_url(
+        # A bounded pool: a burst of concurrent calls reuses a few connections instead of opening (and
+        # authenticating) one each, which under load would by itself overrun the deadline. One immediate retry,
+        # on a fresh connection: after a Redis restart the pooled connection is dead and the retry reconnects.
+        # The deadline in `_run` bounds waiting for a connection and both attempts together.
+        pool = BlockingConnectionPool.from_url(
             url,
+            max_connections=POOL_SIZE,
+            timeout=op_timeout,
             socket_timeout=op_timeout,
             socket_connect_timeout=op_timeout,
             retry=Retry(NoBackoff(), 1),
@@ -187,21 +240,25 @@ class RedisStore:
             health_check_interval=0,
             **extra,
         )
+        self._redis: Redis = Redis.from_pool(pool)  # owns the pool: aclose disconnects every connection
         self.connected = True
         self._down_until = 0.0
         self._last_warning: float | None = None
         self.failures = 0
         self.last_error: str | None = None
+        self._timeouts = 0  # in a row
+        self._io = _IoLoop()
 
     def __repr__(self) -> str:
         return f"RedisStore({self.where}, prefix={self.prefix!r}, connected={self.connected})"
 
     async def aclose(self) -> None:
-        try:
-            with anyio.fail_after(self.op_timeout):
-                await self._redis.aclose()
-        except Exception as exc:  # closing a broken connection has nothing left to save
-            log.debug("closing redis: %s", type(exc).__name__)
+        if self._io.started:
+            try:
+                await self._io.run(asyncio.wait_for(self._redis.aclose(), self.op_timeout))
+            except Exception as exc:  # closing a broken connection has nothing left to save
+                log.debug("closing redis: %s", type(exc).__name__)
+        self._io.stop()
 
     # -- the guard around every operation ----------------------------------------------------------------
 
@@ -209,11 +266,11 @@ class RedisStore:
         if not self.connected and self._clock() < self._down_until:
             return UNAVAILABLE
         try:
-            with anyio.fail_after(self.op_timeout):
-                result = await op(self._redis)
+            result = await self._io.run(asyncio.wait_for(op(self._redis), self.op_timeout))
         except Exception as exc:  # any trouble at all means "use the local cache", never a failed call
             self._trouble(what, exc)
             return UNAVAILABLE
+        self._timeouts = 0
         if not self.connected:
             self.connected = True
             log.warning("redis %s answers again; shared cache, quota and rate window are back on", self.where)
@@ -221,6 +278,16 @@ class RedisStore:
 
     def _trouble(self, what: str, exc: BaseException) -> None:
         self.failures += 1
+        if _is_timeout(exc):
+            self._timeouts += 1
+            if self.connected and self._timeouts < TIMEOUTS_BEFORE_DEGRADED:
+                log.debug(
+                    "redis %s: %s took over %g s; this operation falls back",
+                    self.where,
+                    what,
+                    self.op_timeout,
+                )
+                return
         self.connected = False
         self.last_error = (
             f"{type(exc).__name__}: {self.scrub(str(exc))[:200]}"
@@ -236,7 +303,7 @@ class RedisStore:
                 "every %g s",
                 self.where,
                 what,
-                type(exc).__name__ if not isinstance(exc, TimeoutError) else "timeout",
+                "timeout" if _is_timeout(exc) else type(exc).__name__,
                 self.scrub(str(exc))[:200] or f"no answer within {self.op_timeout * 1000:.0f} ms",
                 self.retry_seconds,
             )
@@ -437,3 +504,9 @@ async def _scan_page(r: Redis, *, cursor: int, match: str) -> tuple[int, list[st
 
 async def _delete(r: Redis, *, keys: list[str]) -> int:
     return int(await r.delete(*keys))
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    from redis.exceptions import TimeoutError as RedisTimeout  # noqa: PLC0415  (optional extra)
+
+    return isinstance(exc, TimeoutError | RedisTimeout)

@@ -205,7 +205,9 @@ def http_replica(redis_server: RedisServer, fake: FakeUpstream, tmp_path: Path) 
     port = free_port()
     env = {
         "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": os.environ.get("PYTHONPATH", ""),  # a source checkout run with PYTHONPATH=. tests itself
+        "PYTHONPATH": os.environ.get(
+            "PYTHONPATH", ""
+        ),  # a source checkout run with PYTHONPATH=. tests itself
         "HEX_MCP_BACKEND": "hexpm",
         "HEX_MCP_BASE_URL": fake.hexpm_url,
         "HEX_MCP_REGISTRY": "off",
