@@ -128,6 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--host 0.0.0.0 [HEX_MCP_ALLOWED_HOSTS, comma-separated]",
     )
     serve.add_argument(
+        "--stateless-http",
+        action="store_true",
+        help="Streamable HTTP without sessions, so that any replica behind a load balancer can answer any "
+        "request (no sticky sessions needed; the tools never call back into the client) "
+        "[HEX_MCP_STATELESS_HTTP=1]",
+    )
+    serve.add_argument(
         "--insecure-no-auth",
         action="store_true",
         help="allow a non-loopback --host without "
@@ -220,6 +227,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         overrides["offline"] = True
     if getattr(args, "allowed_host", None):
         overrides["allowed_hosts"] = tuple(args.allowed_host)
+    if getattr(args, "stateless_http", False):
+        overrides["stateless_http"] = True
     if getattr(args, "insecure_no_auth", False):
         overrides["insecure_no_auth"] = True
     return dataclasses.replace(settings, **overrides)  # type: ignore[arg-type]

@@ -119,6 +119,8 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     auth_token: Secret | None = None
     insecure_no_auth: bool = False
+    # Streamable HTTP without sessions: any replica behind a load balancer can answer any request.
+    stateless_http: bool = False
     log_level: LogLevel = "WARNING"
     # Opt-in for now: from the registry, hex_diff lacks the Elixir requirement and build tools, and advisories read
     # as "not known" for files that predate them, where the API says "none". `auto` becomes the default once those
@@ -185,6 +187,7 @@ class Settings:
             "max_rps": parse_float("HEX_MCP_MAX_RPS", get("HEX_MCP_MAX_RPS")),
             "monthly_quota": parse_optional_int("HEX_MCP_MONTHLY_QUOTA", get("HEX_MCP_MONTHLY_QUOTA")),
             "auth_token": Secret(token) if (token := get("HEX_MCP_AUTH_TOKEN")) else None,
+            "stateless_http": parse_bool("HEX_MCP_STATELESS_HTTP", get("HEX_MCP_STATELESS_HTTP")),
         }
         if (value := get("HEX_MCP_TRANSPORT")) is not None:
             given["transport"] = parse_choice("HEX_MCP_TRANSPORT", value, TRANSPORTS)

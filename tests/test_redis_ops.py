@@ -8,6 +8,7 @@ import logging
 import os
 import subprocess
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx2
@@ -22,6 +23,7 @@ from hex_mcp.doctor import check_redis
 from hex_mcp.redis_store import RedisStore
 from hex_mcp.service import HexService
 from tests.conftest import REDIS_PASSWORD
+from tests.helpers import INITIALIZE, MCP_HEADERS
 from tests.test_e2e import free_port, hex_mcp_command
 from tests.test_http_security import wait_for_health
 
@@ -199,8 +201,10 @@ async def test_a_wrong_password_degrades_quietly_and_never_leaks(
         assert_clean(where, value)
 
 
-@pytest.fixture
-def http_replica(redis_server: RedisServer, fake: FakeUpstream, tmp_path: Path) -> Iterator[tuple[str, str]]:
+@contextmanager
+def replica(
+    redis_server: RedisServer, fake: FakeUpstream, tmp_path: Path, *extra: str, prefix: str | None = None
+) -> Iterator[tuple[str, str]]:
     """hex-mcp over Streamable HTTP on the session's Redis, logging at DEBUG; yields (base URL, its stderr)."""
     port = free_port()
     env = {
@@ -211,15 +215,15 @@ def http_replica(redis_server: RedisServer, fake: FakeUpstream, tmp_path: Path) 
         "HEX_MCP_BACKEND": "hexpm",
         "HEX_MCP_BASE_URL": fake.hexpm_url,
         "HEX_MCP_REGISTRY": "off",
-        "HEX_MCP_CACHE_DIR": str(tmp_path / "cache"),
+        "HEX_MCP_CACHE_DIR": str(tmp_path / f"cache{port}"),  # each replica its own: only Redis is shared
         "HEX_MCP_REDIS_URL": redis_server.url,
-        "HEX_MCP_REDIS_PREFIX": f"http{port}:",
+        "HEX_MCP_REDIS_PREFIX": prefix or f"http{port}:",
         "HEX_MCP_LOG_LEVEL": "DEBUG",
     }
-    log = tmp_path / "stderr.log"
+    log = tmp_path / f"stderr{port}.log"
     with log.open("wb") as err:
         proc = subprocess.Popen(
-            [hex_mcp_command(), "--transport", "streamable-http", "--port", str(port)],
+            [hex_mcp_command(), "--transport", "streamable-http", "--port", str(port), *extra],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=err,
@@ -231,6 +235,40 @@ def http_replica(redis_server: RedisServer, fake: FakeUpstream, tmp_path: Path) 
         finally:
             proc.terminate()
             proc.wait(timeout=15)
+
+
+@pytest.fixture
+def http_replica(redis_server: RedisServer, fake: FakeUpstream, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    with replica(redis_server, fake, tmp_path) as running:
+        yield running
+
+
+@pytest.mark.slow
+def test_stateless_replicas_behind_a_round_robin_share_one_answer(
+    redis_server: RedisServer, fake: FakeUpstream, tmp_path: Path
+) -> None:
+    """What a load balancer does: the handshake on one replica, the calls on the others, no session affinity."""
+    prefix = f"lb{free_port()}:"
+    with (
+        replica(redis_server, fake, tmp_path, "--stateless-http", prefix=prefix) as (first, _),
+        replica(redis_server, fake, tmp_path, "--stateless-http", prefix=prefix) as (second, _),
+    ):
+        init = httpx2.post(f"{first}/mcp", json=INITIALIZE, headers=MCP_HEADERS, timeout=10)
+        assert init.status_code == 200 and "mcp-session-id" not in init.headers
+        headers = {**MCP_HEADERS, "mcp-protocol-version": INITIALIZE["params"]["protocolVersion"]}
+        texts = []
+        for index, base in enumerate((second, first, second)):
+            call = {
+                "jsonrpc": "2.0",
+                "id": 10 + index,
+                "method": "tools/call",
+                "params": {"name": "hex_package", "arguments": {"name": "jason"}},
+            }
+            reply = httpx2.post(f"{base}/mcp", json=call, headers=headers, timeout=10)
+            assert reply.status_code == 200, reply.text
+            texts.append(reply.text)
+    assert all("jason — " in text for text in texts)
+    assert fake.count("/api/packages/jason") == 1
 
 
 @pytest.mark.slow
