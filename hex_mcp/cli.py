@@ -272,6 +272,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_doctor(settings)
         check_http_exposure(settings)
+        from hex_mcp.redis_store import require_client
+
+        require_client(settings)  # before serving: a missing extra is a setup error, not a failing first call
         return serve(settings)
     except ConfigError as exc:
         sys.stderr.write(f"hex-mcp: {exc}\n")

@@ -32,7 +32,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from hex_mcp.backends import Endpoint
 from hex_mcp.cache import CacheEntry, decode_entry, encode_entry, month_key
@@ -136,17 +136,22 @@ def is_private(endpoint: Endpoint) -> bool:
     return endpoint.path.startswith(PRIVATE_PATHS)
 
 
-def open_store(settings: Settings) -> RedisStore | None:
-    """The shared store HEX_MCP_REDIS_URL names, or None without one; a missing client library is a setup error."""
+def require_client(settings: Settings) -> None:
+    """Raise ConfigError when HEX_MCP_REDIS_URL is set but the optional Redis client is not installed."""
     if settings.redis_url is None:
-        return None
+        return
     try:
         import redis  # noqa: F401, PLC0415  (probe for the optional extra)
     except ImportError:
         raise ConfigError(
             "HEX_MCP_REDIS_URL is set but the Redis client is not installed: pip install 'mcp-server-hexpm[redis]'"
         ) from None
-    return RedisStore(settings)
+
+
+def open_store(settings: Settings) -> RedisStore | None:
+    """The shared store HEX_MCP_REDIS_URL names, or None without one; a missing client library is a setup error."""
+    require_client(settings)
+    return RedisStore(settings) if settings.redis_url is not None else None
 
 
 class _IoLoop:
@@ -217,11 +222,9 @@ class RedisStore:
         self.op_timeout = op_timeout
         self.retry_seconds = RETRY_SECONDS if retry_seconds is None else retry_seconds
         self._clock = clock
-        self._secrets = tuple(
-            s
-            for s in (urlsplit(url).password, settings.redis_password and settings.redis_password.reveal())
-            if s
-        )
+        given = (urlsplit(url).password, settings.redis_password and settings.redis_password.reveal())
+        # Both spellings of a password from the URL: as written (percent-encoded) and as sent.
+        self._secrets = tuple({form for secret in given if secret for form in (secret, unquote(secret))})
         extra: dict[str, Any] = {}
         if settings.redis_password is not None and not urlsplit(url).password:
             extra["password"] = settings.redis_password.reveal()

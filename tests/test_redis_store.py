@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -24,6 +25,7 @@ from fakehex.upstream import FakeUpstream
 from hex_mcp import redis_store, render
 from hex_mcp.backends import Endpoint
 from hex_mcp.cache import CacheEntry, ResponseCache, month_key
+from hex_mcp.cli import main
 from hex_mcp.config import ConfigError, Secret, Settings, parse_redis_prefix, parse_redis_url
 from hex_mcp.errors import QuotaExhausted, RateLimited
 from hex_mcp.fetch import Fetcher
@@ -85,6 +87,24 @@ def test_a_url_that_is_not_redis_is_refused_without_repeating_it(url: str) -> No
         "HEX_MCP_REDIS_URL is not a Redis URL: use redis://HOST:PORT/DB, rediss://HOST:PORT/DB (TLS) or "
         "unix:///PATH"
     )
+
+
+def test_a_missing_redis_client_is_a_setup_error_before_serving(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "redis", None)  # what `import redis` sees without the extra
+    assert main(["--redis-url", "redis://:pw@127.0.0.1:1/0"]) == 2
+    assert capsys.readouterr().err == (
+        "hex-mcp: HEX_MCP_REDIS_URL is set but the Redis client is not installed: "
+        "pip install 'mcp-server-hexpm[redis]'\n"
+    )
+
+
+def test_the_flag_checks_the_url_without_echoing_it(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--redis-url", "http://:hunter2@127.0.0.1:1", "tools"])
+    err = capsys.readouterr().err
+    assert "--redis-url is not a Redis URL" in err and "hunter2" not in err
 
 
 def test_a_prefix_with_glob_characters_is_refused() -> None:
