@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({502, 503, 504})
 # A closed hex.pm rate window this close to reopening is waited out instead of failing the call.
 MAX_RATE_WAIT_SECONDS = 5.0
+MAX_SHARED_BLOCK_SECONDS = 3600.0  # the furthest a rate window read from the shared store may be closed
 
 
 @dataclass(frozen=True)
@@ -322,6 +323,11 @@ class UpstreamClient:
         if not isinstance(state, dict) or not state:
             return
         rate = self.rate
+        # Whoever can write to Redis must not be able to silence every replica for long: a window that closes
+        # further ahead than this is not taken from it (hex.pm's windows last a minute).
+        horizon = time.time() + MAX_SHARED_BLOCK_SECONDS
+        if any(state.get(name, 0.0) > horizon for name in ("reset", "blocked_until", "seen_at")):
+            return
         seen = state.get("seen_at")
         if seen is not None and seen > (rate.seen_at or 0.0):
             rate.seen_at = seen

@@ -292,6 +292,16 @@ async def test_a_closed_rate_window_seen_by_one_replica_holds_the_others(
     assert second.upstream.rate.remaining == 0
 
 
+async def test_a_planted_rate_window_closed_for_days_is_ignored(
+    replicas: Callable[..., list[HexService]], fake: FakeUpstream
+) -> None:
+    (service,) = replicas(1)
+    key = f"{service.settings.redis_prefix}hexpm:rate"
+    far = time.time() + 5 * 86_400
+    direct(service.settings).hset(key, mapping={"remaining": "0", "reset": str(far), "seen_at": str(far)})
+    assert (await service.package("jason")).name == "jason"
+
+
 async def test_max_rps_is_one_pace_for_all_replicas(
     replicas: Callable[..., list[HexService]], fake: FakeUpstream
 ) -> None:
@@ -305,6 +315,16 @@ async def test_max_rps_is_one_pace_for_all_replicas(
 
 
 # -- Redis trouble never fails a call ----------------------------------------------------------------------
+
+
+def test_what_redis_or_its_client_says_is_logged_without_the_password(
+    redis_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture
+) -> None:
+    store = RedisStore(redis_settings(redis_url=Secret("redis://:p%40ss-SECRET@127.0.0.1:1/0")))
+    with caplog.at_level(logging.DEBUG):
+        store._trouble("a read", ConnectionError("refused by p@ss-SECRET and p%40ss-SECRET"))
+    assert store.last_error == "ConnectionError: refused by ******** and ********"
+    assert "SECRET" not in caplog.text and "********" in caplog.text
 
 
 def _closed_port() -> int:
