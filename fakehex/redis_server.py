@@ -35,12 +35,16 @@ def _free_port() -> int:
 
 
 class RedisServer:
-    def __init__(self, *, password: str | None = None, port: int | None = None) -> None:
+    def __init__(
+        self, *, password: str | None = None, port: int | None = None, tls: tuple[Path, Path] | None = None
+    ) -> None:
+        """`tls`: (certificate, key) PEM files; the server then speaks TLS only, on `port`."""
         binary = redis_binary()
         if binary is None:
             raise FileNotFoundError("redis-server is not installed (Debian: apt-get install redis-server)")
         self.binary = binary
         self.password = password
+        self.tls = tls
         self.port = port or _free_port()
         self._dir = tempfile.TemporaryDirectory(prefix="hexmcp-redis-")
         self.proc: subprocess.Popen[bytes] | None = None
@@ -48,17 +52,21 @@ class RedisServer:
     @property
     def url(self) -> str:
         auth = f":{self.password}@" if self.password else ""
-        return f"redis://{auth}127.0.0.1:{self.port}/0"
+        return f"{'rediss' if self.tls else 'redis'}://{auth}127.0.0.1:{self.port}/0"
 
     @property
     def url_without_password(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> RedisServer:
+        ports = ["--port", str(self.port)]
+        if self.tls is not None:
+            cert, key = self.tls
+            ports = ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", str(cert)]
+            ports += ["--tls-key-file", str(key), "--tls-auth-clients", "no"]
         args = [
             self.binary,
-            "--port",
-            str(self.port),
+            *ports,
             "--bind",
             "127.0.0.1",
             "--save",

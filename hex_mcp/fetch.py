@@ -4,12 +4,16 @@
 
 1. the in-process memo: a fresh answer this process already parsed is returned without a disk read or a parse;
 2. the disk cache: a fresh entry is parsed and returned;
-3. offline mode: nothing fresh and no network allowed → `OfflineMiss`;
-4. single flight: concurrent identical questions share one upstream call;
-5. the call budget (`CallBudget`): the monthly quota is checked before the call and every attempt is counted;
-6. the upstream call, revalidating with the entry's ETag (304 keeps the entry, newly dated);
-7. parse before caching, so a malformed answer is never stored;
-8. stale-if-error: a retryable failure answers from an expired entry and says so in the freshness.
+3. single flight: concurrent identical questions share one upstream call;
+4. with a shared store (Redis, `hex_mcp.redis_store`), inside that single flight: an answer another replica stored
+   is taken (and kept in the disk cache); otherwise one replica takes the question's lock and calls upstream while
+   the others wait for the answer it stores. Private answers never go there;
+5. offline mode: nothing fresh and no network allowed → `OfflineMiss`, before any lock or call;
+6. the call budget (`CallBudget`): the monthly quota is checked before each attempt and every attempt is counted
+   (with a shared store: checked and counted in Redis in one step, so replicas together keep to one quota);
+7. the upstream call, revalidating with the entry's ETag (304 keeps the entry, newly dated);
+8. parse before caching, so a malformed answer is never stored;
+9. stale-if-error: a retryable failure answers from an expired entry and says so in the freshness.
 
 It knows nothing of tools or of a backend's name; `HexService` asks it questions through `Endpoint`s.
 """

@@ -418,3 +418,65 @@ async def test_a_full_redis_only_stops_sharing_new_answers(
     finally:
         r.config_set("maxmemory", "0")
         await service.aclose()
+
+
+# -- rediss:// ---------------------------------------------------------------------------------------------
+
+
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 that no trust store knows, and its key."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "hex-mcp test redis")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "redis.crt", directory / "redis.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
+
+
+@pytest.fixture
+def tls_redis(redis_server: RedisServer, tmp_path: Path) -> Iterator[tuple[RedisServer, Path]]:
+    cert, key = _self_signed(tmp_path)
+    with RedisServer(password=REDIS_PASSWORD, tls=(cert, key)) as server:
+        yield server, cert
+
+
+async def test_rediss_checks_the_servers_certificate(
+    tls_redis: tuple[RedisServer, Path], make_settings: Callable[..., Settings], fake: FakeUpstream
+) -> None:
+    server, cert = tls_redis
+    untrusted = RedisStore(make_settings(redis_url=Secret(server.url)))
+    trusted = RedisStore(make_settings(redis_url=Secret(f"{server.url}?ssl_ca_certs={cert}")))
+    try:
+        assert isinstance(await untrusted.calls("hexpm"), type(redis_store.UNAVAILABLE))
+        assert "CERTIFICATE_VERIFY_FAILED" in (untrusted.last_error or "")
+        assert await trusted.calls("hexpm") == 0
+    finally:
+        await untrusted.aclose()
+        await trusted.aclose()
