@@ -178,14 +178,12 @@ class CallBudget:
             await self._sync()
             if not self._unsynced:
                 got = await shared.reserve_call(backend, self.quota)
-                if not isinstance(got, tuple):
-                    pass  # Redis is away: fall through to the local check
-                elif got[0]:
-                    self._last_shared = got[1]
+                if isinstance(got, tuple):
+                    allowed, self._last_shared = got
+                    if not allowed:
+                        raise self._exhausted(self._last_shared)
                     return Ticket(shared=True)
-                else:
-                    self._last_shared = got[1]
-                    raise self._exhausted(got[1])
+        # No shared store, Redis away, or calls made while it was away still to be added: the local check.
         self.check()
         return Ticket(shared=False)
 
@@ -296,27 +294,38 @@ class Fetcher:
         memo_key: MemoKey | None,
     ) -> Fetched[Any]:
         """The answer another replica stored, else one upstream call for all replicas (`_refresh_shared`)."""
-        peer = await shared.get_entry(key)
-        if isinstance(peer, CacheEntry) and (entry is None or peer.fetched_at > entry.fetched_at):
-            found = self._from_peer(key, peer, ttl, parse, memo_key)
-            if found is not None:
-                return found
-            entry = peer  # expired, yet newer than ours: its ETag revalidates and it can answer if stale
+        found, newer = await self._take_peer(shared, key, entry, ttl, parse, memo_key=memo_key)
+        if found is not None:
+            return found
+        entry = (
+            newer or entry
+        )  # expired, yet newer than ours: its ETag revalidates and it can answer if stale
         self._refuse_offline()
         return await self._refresh_shared(endpoint, key, entry, ttl, parse, shared=shared, memo_key=memo_key)
 
-    def _from_peer(
-        self, key: str, peer: CacheEntry, ttl: int, parse: Callable[[Any], T], memo_key: MemoKey | None
-    ) -> Fetched[T] | None:
-        """A usable answer another replica stored, kept in the local cache too; None if expired or unparsable."""
+    async def _take_peer(
+        self,
+        shared: RedisStore,
+        key: str,
+        entry: CacheEntry | None,
+        ttl: int,
+        parse: Callable[[Any], T],
+        *,
+        memo_key: MemoKey | None,
+    ) -> tuple[Fetched[T] | None, CacheEntry | None]:
+        """What the shared store holds that is newer than `entry`: a usable answer (kept in the disk cache too),
+        or else the newer entry itself, expired or unparsable; (None, None) when there is nothing newer."""
+        peer = await shared.get_entry(key)
+        if not isinstance(peer, CacheEntry) or (entry is not None and peer.fetched_at <= entry.fetched_at):
+            return None, None
         if not self._usable(peer.fetched_at, ttl):
-            return None
+            return None, peer
         try:
             value = self._parse_entry(memo_key, peer, parse)
         except BadResponse:
-            return None
+            return None, None  # written by a different parser: refetch
         self.cache.set(key, peer, max(0, int(ttl - (time.time() - peer.fetched_at))))
-        return Fetched(value, self._freshness(peer, from_cache=True))
+        return Fetched(value, self._freshness(peer, from_cache=True)), peer
 
     async def _refresh_shared(
         self,
@@ -340,21 +349,17 @@ class Fetcher:
         deadline = time.monotonic() + lease
         while token is None and time.monotonic() < deadline:
             await anyio.sleep(PEER_POLL_SECONDS)
-            peer = await shared.get_entry(key)
-            if isinstance(peer, CacheEntry) and (entry is None or peer.fetched_at > entry.fetched_at):
-                found = self._from_peer(key, peer, ttl, parse, memo_key)
-                if found is not None:
-                    return found
+            found, _ = await self._take_peer(shared, key, entry, ttl, parse, memo_key=memo_key)
+            if found is not None:
+                return found
             token = await shared.lock(key, lease)
         try:
             if isinstance(token, str):
                 # Another replica may have stored the answer and released the lock between our read and our
                 # lock: look once more before calling upstream.
-                peer = await shared.get_entry(key)
-                if isinstance(peer, CacheEntry) and (entry is None or peer.fetched_at > entry.fetched_at):
-                    found = self._from_peer(key, peer, ttl, parse, memo_key)
-                    if found is not None:
-                        return found
+                found, _ = await self._take_peer(shared, key, entry, ttl, parse, memo_key=memo_key)
+                if found is not None:
+                    return found
             result = await self._refresh(endpoint, key, entry, ttl, parse, memo_key=memo_key)
         finally:
             if isinstance(token, str):
