@@ -15,10 +15,12 @@ Keys, all under the deployment's prefix (HEX_MCP_REDIS_PREFIX, default `hexmcp:`
 - `{prefix}{backend}:rate` and `:rate:next`: hex.pm's last `x-ratelimit-*` state and the next free request slot
   under HEX_MCP_MAX_RPS, both expiring.
 
-Redis trouble never fails a tool call: each operation has a deadline (`OP_TIMEOUT`, 200 ms); a failure marks the
-store degraded for `RETRY_SECONDS`, during which every operation answers "unavailable" at once and the caller uses
-its local disk cache and counters. The first operation after that probes Redis again; success means shared mode
-again. A warning is logged at most once a minute, one line, no traceback, and never the password.
+Redis trouble never fails a tool call: each operation has a deadline (`OP_TIMEOUT`, 200 ms, timed on a private
+event loop so that the server's own lag is not taken for a slow Redis) and answers "unavailable" when it fails; the
+caller then uses its local disk cache and counters. A refused or broken connection, an error reply (a full Redis)
+or `TIMEOUTS_BEFORE_DEGRADED` timeouts in a row mark the store degraded for `RETRY_SECONDS`, during which every
+operation answers "unavailable" at once. The first operation after that probes Redis again; success means shared
+mode again. A warning is logged at most once a minute, one line, no traceback, and never the password.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-OP_TIMEOUT = 0.2  # seconds; the issue's bound on one Redis operation
+OP_TIMEOUT = 0.2  # seconds: the most one Redis operation may add to a tool call
 RETRY_SECONDS = 2.0  # how long a degraded store skips Redis before probing it again
 WARN_EVERY = 60.0  # at most one warning a minute while Redis is in trouble
 SCAN_BATCH = 1000
