@@ -128,6 +128,8 @@ class CallBudget:
         self.shared = shared
         self._last_shared: int | None = None  # the shared count last seen
         self._unsynced = 0  # calls made while Redis was away, not yet added to its counter
+        if shared is not None:
+            shared.when_back(self._sync)
 
     @property
     def quota(self) -> int | None:

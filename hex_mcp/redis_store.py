@@ -253,6 +253,7 @@ class RedisStore:
         self.last_error: str | None = None
         self._timeouts = 0  # in a row
         self._io = _IoLoop()
+        self._when_back: list[Callable[[], Awaitable[None]]] = []
 
     def __repr__(self) -> str:
         return f"RedisStore({self.where}, prefix={self.prefix!r}, connected={self.connected})"
@@ -279,7 +280,13 @@ class RedisStore:
         if not self.connected:
             self.connected = True
             log.warning("redis %s answers again; shared cache, quota and rate window are back on", self.where)
+            for hook in self._when_back:
+                await hook()
         return result
+
+    def when_back(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run `hook` each time Redis answers again after trouble (the budget adds the calls made meanwhile)."""
+        self._when_back.append(hook)
 
     def _trouble(self, what: str, exc: BaseException) -> None:
         self.failures += 1
