@@ -96,17 +96,40 @@ async def test_outdated_spends_no_api_call(
     assert fake.count("/repo") == 10
 
 
-async def test_diff_spends_no_api_call(make_settings: Callable[..., Settings], fake: FakeUpstream) -> None:
+async def test_diff_reads_the_registry_and_the_two_release_documents(
+    make_settings: Callable[..., Settings], fake: FakeUpstream
+) -> None:
+    # Resolution, dependencies and retirements from the signed file; the Elixir requirement from the API, as
+    # hex_release does.
     async with _client(make_settings("hexpm", registry="auto")) as c:
         text = text_of(
             await c.call_tool(
-                "hex_diff", {"name": "phoenix", "from_version": "1.7.0", "to_version": "1.7.14"}
+                "hex_diff", {"name": "phoenix", "from_version": "1.6.16", "to_version": "1.7.14"}
             )
         )
-    assert (fake.count("/api"), fake.count("/repo")) == (0, 1)
-    assert split_source(text)[1] == (
-        "source: signed Hex registry · live · note: Elixir requirement and build tools are not in the "
-        "registry; hex_release has them"
+    assert (fake.count("/api/packages/phoenix/releases/"), fake.count("/api"), fake.count("/repo")) == (
+        2,
+        2,
+        1,
+    )
+    assert "elixir: ~> 1.9 → ~> 1.11" in text
+    assert split_source(text)[1] == "source: signed Hex registry · live"
+
+
+async def test_diff_stands_on_the_registry_when_the_api_fails(
+    make_settings: Callable[..., Settings], fake: FakeUpstream
+) -> None:
+    fake.add_fault(Fault("status", "/api/", status=503))
+    async with _client(make_settings("hexpm", registry="auto")) as c:
+        text = text_of(
+            await c.call_tool(
+                "hex_diff", {"name": "phoenix", "from_version": "1.6.16", "to_version": "1.7.14"}
+            )
+        )
+    assert "elixir:" not in text
+    assert "phoenix 1.6.16 → 1.7.14" in text
+    assert split_source(text)[1].startswith(
+        "source: signed Hex registry · live · note: the API release document could not be read"
     )
 
 
@@ -212,7 +235,8 @@ async def test_a_missing_package_in_only_mode(
         result = await c.call_tool("hex_releases", {"name": "no_such_pkg"})
     assert result.is_error
     assert text_of(result).startswith(f"{ERR}No package 'no_such_pkg' on Hex.")
-    assert (fake.count("/api"), fake.count("/repo")) == (0, 1)
+    # its file, then the name list for a "did you mean" (nothing close here)
+    assert (fake.count("/api"), fake.count("/repo/packages"), fake.count("/repo/names")) == (0, 1, 1)
 
 
 async def test_a_missing_package_in_auto_asks_the_api(
@@ -222,4 +246,4 @@ async def test_a_missing_package_in_auto_asks_the_api(
         result = await c.call_tool("hex_releases", {"name": "no_such_pkg"})
     assert result.is_error
     assert text_of(result).startswith(f"{ERR}No package 'no_such_pkg' on Hex.")
-    assert (fake.count("/api"), fake.count("/repo")) == (1, 1)
+    assert (fake.count("/api"), fake.count("/repo/packages"), fake.count("/repo/names")) == (1, 1, 1)
