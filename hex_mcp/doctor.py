@@ -27,7 +27,7 @@ from hex_mcp.cache import ResponseCache, cache_dir_problem
 from hex_mcp.config import ConfigError, Settings, is_loopback
 from hex_mcp.errors import AuthError, HexError, NotFound
 from hex_mcp.fetch import CallBudget
-from hex_mcp.redis_store import ServerFacts, open_store
+from hex_mcp.redis_store import OP_TIMEOUT, ServerFacts, open_store
 from hex_mcp.text import human_bytes, split_sentence
 from hex_mcp.upstream import UpstreamClient, clock_time
 
@@ -363,6 +363,7 @@ async def diagnose(settings: Settings) -> list[Check]:
     return checks
 
 
+REDIS_PROBE_TIMEOUT = 3.0  # seconds per Redis operation while diagnosing
 # Eviction policies that may drop a key without a TTL, such as the monthly call counters.
 _EVICTS_PERSISTENT = ("allkeys-lru", "allkeys-lfu", "allkeys-random")
 
@@ -370,7 +371,8 @@ _EVICTS_PERSISTENT = ("allkeys-lru", "allkeys-lfu", "allkeys-random")
 async def check_redis(settings: Settings) -> Check:
     """Connection, latency, server version and eviction policy of the shared store; never the password."""
     try:
-        store = open_store(settings)
+        # A diagnosis waits longer than a tool call would, so that a slow Redis is measured rather than missed.
+        store = open_store(settings, op_timeout=REDIS_PROBE_TIMEOUT)
     except ConfigError as exc:
         return Check("redis", "fail", "the Redis client is not installed", str(exc).split(": ", 1)[1])
     assert store is not None
@@ -393,6 +395,14 @@ async def check_redis(settings: Settings) -> Check:
         f"{keys if isinstance(keys, int) else '?'} keys under {settings.redis_prefix!r} · "
         f"{calls if isinstance(calls, int) else '?'} {settings.backend} calls this month"
     )
+    if facts.latency_ms > OP_TIMEOUT * 1000:
+        return Check(
+            "redis",
+            "warn",
+            detail,
+            f"a round trip over {OP_TIMEOUT * 1000:.0f} ms makes every operation fall back to the local cache: "
+            "put Redis closer to the replicas",
+        )
     if facts.policy in _EVICTS_PERSISTENT:
         return Check(
             "redis",

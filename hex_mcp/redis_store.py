@@ -150,10 +150,10 @@ def require_client(settings: Settings) -> None:
         ) from None
 
 
-def open_store(settings: Settings) -> RedisStore | None:
+def open_store(settings: Settings, *, op_timeout: float | None = None) -> RedisStore | None:
     """The shared store HEX_MCP_REDIS_URL names, or None without one; a missing client library is a setup error."""
     require_client(settings)
-    return RedisStore(settings) if settings.redis_url is not None else None
+    return RedisStore(settings, op_timeout=op_timeout) if settings.redis_url is not None else None
 
 
 class _IoLoop:
@@ -205,7 +205,7 @@ class RedisStore:
         self,
         settings: Settings,
         *,
-        op_timeout: float = OP_TIMEOUT,
+        op_timeout: float | None = None,
         retry_seconds: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -221,7 +221,7 @@ class RedisStore:
         self.settings = settings
         self.prefix = settings.redis_prefix
         self.where = describe_url(url)
-        self.op_timeout = op_timeout
+        self.op_timeout = op_timeout = OP_TIMEOUT if op_timeout is None else op_timeout
         self.retry_seconds = RETRY_SECONDS if retry_seconds is None else retry_seconds
         self._clock = clock
         given = (urlsplit(url).password, settings.redis_password and settings.redis_password.reveal())

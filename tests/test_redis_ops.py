@@ -16,7 +16,7 @@ import pytest
 
 from fakehex.redis_server import RedisServer
 from fakehex.upstream import FakeUpstream
-from hex_mcp import render
+from hex_mcp import redis_store, render
 from hex_mcp.cli import main
 from hex_mcp.config import Secret, Settings
 from hex_mcp.doctor import check_redis
@@ -42,6 +42,9 @@ def cli_env(
     redis_server: RedisServer, fake: FakeUpstream, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Callable[..., list[str]]:
     """Run `hex-mcp ARGS` in-process against the fake upstream and the session's Redis; returns stdout lines."""
+    monkeypatch.setattr(
+        redis_store, "OP_TIMEOUT", 2.0
+    )  # exact counts below: not a timing test on a busy host
     monkeypatch.setenv("HEX_MCP_BACKEND", "hexpm")
     monkeypatch.setenv("HEX_MCP_BASE_URL", fake.hexpm_url)
     monkeypatch.setenv("HEX_MCP_REGISTRY", "off")
@@ -142,7 +145,9 @@ async def test_the_password_from_the_environment_is_used_and_never_shown(
     redis_server: RedisServer,
     fake: FakeUpstream,
     caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(redis_store, "OP_TIMEOUT", 2.0)  # it expects "connected": not a timing test
     settings = redis_settings(
         redis_url=Secret(redis_server.url_without_password), redis_password=Secret(REDIS_PASSWORD)
     )
