@@ -32,7 +32,7 @@ from hex_mcp.models import BACKEND_NAMES
 EPILOG = """\
 commands:
   (none)                 serve MCP (stdio unless --transport says otherwise)
-  cache stats|clear      show or empty the disk cache
+  cache stats|clear      show or empty the disk cache (and the shared Redis store, with --redis-url)
   cache warm NAME...     fetch package, releases and latest stable release of each NAME
   cache export FILE      write the cache to a portable JSON snapshot
   cache import FILE      load a snapshot (for offline, replayable answers: add --offline)
