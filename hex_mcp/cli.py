@@ -18,13 +18,21 @@ import anyio
 
 from hex_mcp import __version__
 from hex_mcp.backends import backend_for
-from hex_mcp.config import LOG_LEVELS, TRANSPORTS, ConfigError, Settings, is_loopback
+from hex_mcp.config import (
+    LOG_LEVELS,
+    TRANSPORTS,
+    ConfigError,
+    Secret,
+    Settings,
+    is_loopback,
+    parse_redis_url,
+)
 from hex_mcp.models import BACKEND_NAMES
 
 EPILOG = """\
 commands:
   (none)                 serve MCP (stdio unless --transport says otherwise)
-  cache stats|clear      show or empty the disk cache
+  cache stats|clear      show or empty the disk cache (and the shared Redis store, with --redis-url)
   cache warm NAME...     fetch package, releases and latest stable release of each NAME
   cache export FILE      write the cache to a portable JSON snapshot
   cache import FILE      load a snapshot (for offline, replayable answers: add --offline)
@@ -35,7 +43,8 @@ commands:
 environment: HEX_API_KEY (hex.pm key, optional), OANOR_API_KEY (gateway key; selects the gateway),
   HEX_MCP_CACHE_TTL (seconds, overrides every TTL), HEX_MCP_MAX_RPS, HEX_MCP_MONTHLY_QUOTA,
   HEX_MCP_CACHE_SIZE_MB (default 256), HEX_MCP_TIMEOUT (seconds per call, default 10),
-  HEX_MCP_AUTH_TOKEN (bearer token for the HTTP transports).
+  HEX_MCP_AUTH_TOKEN (bearer token for the HTTP transports), HEX_MCP_REDIS_URL, HEX_MCP_REDIS_PREFIX,
+  HEX_MCP_REDIS_PASSWORD (state shared by replicas; see docs/replicas.md).
 """
 
 
@@ -79,6 +88,14 @@ def _common_options(parser: argparse.ArgumentParser, *, sub: bool = False) -> No
         help="answer only from the cache, whatever its age [HEX_MCP_OFFLINE=1]",
     )
     parser.add_argument(
+        "--redis-url",
+        default=default,
+        metavar="URL",
+        help="share answers, the monthly quota, the rate window and single flight with other replicas "
+        "through Redis: redis://HOST:PORT/DB, rediss:// (TLS) or unix:///PATH [HEX_MCP_REDIS_URL; prefix "
+        "HEX_MCP_REDIS_PREFIX, default hexmcp:; password in the URL or HEX_MCP_REDIS_PASSWORD]",
+    )
+    parser.add_argument(
         "--log-level",
         default=default,
         type=str.upper,
@@ -109,6 +126,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="accept this Host header "
         "(and its https/http Origin) on the HTTP transports; repeatable. Use behind a proxy or with "
         "--host 0.0.0.0 [HEX_MCP_ALLOWED_HOSTS, comma-separated]",
+    )
+    serve.add_argument(
+        "--stateless-http",
+        action="store_true",
+        help="Streamable HTTP without sessions, so that any replica behind a load balancer can answer any "
+        "request (no sticky sessions needed; the tools never call back into the client) "
+        "[HEX_MCP_STATELESS_HTTP=1]",
     )
     serve.add_argument(
         "--insecure-no-auth",
@@ -195,12 +219,16 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         value = getattr(args, attr, None)
         if value is not None:
             overrides[field] = value.rstrip("/") if attr == "base_url" else value
+    if getattr(args, "redis_url", None):
+        overrides["redis_url"] = Secret(parse_redis_url("--redis-url", args.redis_url))
     if getattr(args, "no_cache", None):
         overrides["cache_enabled"] = False
     if getattr(args, "offline", None):
         overrides["offline"] = True
     if getattr(args, "allowed_host", None):
         overrides["allowed_hosts"] = tuple(args.allowed_host)
+    if getattr(args, "stateless_http", False):
+        overrides["stateless_http"] = True
     if getattr(args, "insecure_no_auth", False):
         overrides["insecure_no_auth"] = True
     return dataclasses.replace(settings, **overrides)  # type: ignore[arg-type]
@@ -244,6 +272,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_doctor(settings)
         check_http_exposure(settings)
+        from hex_mcp.redis_store import require_client
+
+        require_client(settings)  # before serving: a missing extra is a setup error, not a failing first call
         return serve(settings)
     except ConfigError as exc:
         sys.stderr.write(f"hex-mcp: {exc}\n")

@@ -121,6 +121,8 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     auth_token: Secret | None = None
     insecure_no_auth: bool = False
+    # Streamable HTTP without sessions: any replica behind a load balancer can answer any request.
+    stateless_http: bool = False
     log_level: LogLevel = "WARNING"
     registry: RegistryMode = "auto"
     repo_url: str = DEFAULT_REPO_URL
@@ -130,6 +132,11 @@ class Settings:
     # this many registry files per plan (a large Phoenix app reaches ~80 packages).
     plan_deadline: float = 10.0
     plan_max_packages: int = 300
+    # Shared state of many replicas (answers, monthly quota, rate window, single flight); None: this process alone.
+    # A Secret: the URL may carry the password.
+    redis_url: Secret | None = None
+    redis_prefix: str = "hexmcp:"
+    redis_password: Secret | None = None
 
     @property
     def upstream(self) -> Backend:
@@ -183,6 +190,7 @@ class Settings:
             "max_rps": parse_float("HEX_MCP_MAX_RPS", get("HEX_MCP_MAX_RPS")),
             "monthly_quota": parse_optional_int("HEX_MCP_MONTHLY_QUOTA", get("HEX_MCP_MONTHLY_QUOTA")),
             "auth_token": Secret(token) if (token := get("HEX_MCP_AUTH_TOKEN")) else None,
+            "stateless_http": parse_bool("HEX_MCP_STATELESS_HTTP", get("HEX_MCP_STATELESS_HTTP")),
         }
         if (value := get("HEX_MCP_TRANSPORT")) is not None:
             given["transport"] = parse_choice("HEX_MCP_TRANSPORT", value, TRANSPORTS)
@@ -211,7 +219,34 @@ class Settings:
             given["repo_url"] = parse_repo_url("HEX_MIRROR", value)
         if (value := get("HEX_MCP_REPO_PUBLIC_KEY")) is not None:
             given["repo_public_key"] = read_public_key("HEX_MCP_REPO_PUBLIC_KEY", Path(value).expanduser())
+        if (value := get("HEX_MCP_REDIS_URL")) is not None:
+            given["redis_url"] = Secret(parse_redis_url("HEX_MCP_REDIS_URL", value))
+        if (value := get("HEX_MCP_REDIS_PREFIX")) is not None:
+            given["redis_prefix"] = parse_redis_prefix("HEX_MCP_REDIS_PREFIX", value)
+        if (value := get("HEX_MCP_REDIS_PASSWORD")) is not None:
+            given["redis_password"] = Secret(value)
         return cls(**given)
+
+
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+
+
+def parse_redis_url(name: str, value: str) -> str:
+    """A redis://, rediss:// (TLS) or unix:// URL; the error never repeats the value, which may hold a password."""
+    scheme, sep, rest = value.partition("://")
+    if not sep or scheme.lower() not in REDIS_SCHEMES or not rest:
+        raise ConfigError(
+            f"{name} is not a Redis URL: use redis://HOST:PORT/DB, rediss://HOST:PORT/DB (TLS) or unix:///PATH"
+        )
+    return value
+
+
+def parse_redis_prefix(name: str, value: str) -> str:
+    if len(value) > 64 or any(c.isspace() or c in "*?[]" for c in value):
+        raise ConfigError(
+            f"{name}={value!r} must be at most 64 characters, without spaces or glob characters"
+        )
+    return value
 
 
 def is_loopback(host: str) -> bool:

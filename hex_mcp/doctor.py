@@ -2,7 +2,8 @@
 
 The checks run in a fixed order: Python, package versions, backend and base URL, API key, upstream
 reachability and latency (one real GET through `UpstreamClient`, the same client the server uses), the
-rate-limit window it reports, cache directory, cache contents, offline mode. Key values are never printed,
+rate-limit window it reports, cache directory, cache contents, offline mode, and the shared Redis store when one is
+configured (connection, latency, version, eviction policy). Key values are never printed,
 only whether they are set. Exit status is 1 when any check fails, so scripts and CI can gate on it.
 """
 
@@ -23,9 +24,10 @@ import anyio
 from hex_mcp import __version__
 from hex_mcp.backends import backend_for
 from hex_mcp.cache import ResponseCache, cache_dir_problem
-from hex_mcp.config import Settings, is_loopback
+from hex_mcp.config import ConfigError, Settings, is_loopback
 from hex_mcp.errors import AuthError, HexError, NotFound
 from hex_mcp.fetch import CallBudget
+from hex_mcp.redis_store import OP_TIMEOUT, ServerFacts, open_store
 from hex_mcp.text import human_bytes, split_sentence
 from hex_mcp.upstream import UpstreamClient, clock_time
 
@@ -355,7 +357,61 @@ async def diagnose(settings: Settings) -> list[Check]:
         offline = check_offline(settings, cache)
     finally:
         cache.close()
-    return [python, packages, backend, key, probe.check, probe.rate, cache_dir, contents, offline]
+    checks = [python, packages, backend, key, probe.check, probe.rate, cache_dir, contents, offline]
+    if settings.redis_url is not None:
+        checks.append(await check_redis(settings))
+    return checks
+
+
+REDIS_PROBE_TIMEOUT = 3.0  # seconds per Redis operation while diagnosing
+# Eviction policies that may drop a key without a TTL, such as the monthly call counters.
+_EVICTS_PERSISTENT = ("allkeys-lru", "allkeys-lfu", "allkeys-random")
+
+
+async def check_redis(settings: Settings) -> Check:
+    """Connection, latency, server version and eviction policy of the shared store; never the password."""
+    try:
+        # A diagnosis waits longer than a tool call would, so that a slow Redis is measured rather than missed.
+        store = open_store(settings, op_timeout=REDIS_PROBE_TIMEOUT)
+    except ConfigError as exc:
+        return Check("redis", "fail", "the Redis client is not installed", str(exc).split(": ", 1)[1])
+    assert store is not None
+    try:
+        facts = await store.server()
+        keys = await store.count_keys() if isinstance(facts, ServerFacts) else None
+        calls = await store.calls(settings.backend) if isinstance(facts, ServerFacts) else None
+    finally:
+        await store.aclose()
+    if not isinstance(facts, ServerFacts):
+        return Check(
+            "redis",
+            "fail",
+            f"{store.where} did not answer ({store.last_error})",
+            "check HEX_MCP_REDIS_URL, the password (in the URL or HEX_MCP_REDIS_PASSWORD) and that Redis runs; "
+            "meanwhile each replica serves from its own cache and counters",
+        )
+    detail = (
+        f"{store.where} · Redis {facts.version} · PING {facts.latency_ms:.1f} ms · "
+        f"{keys if isinstance(keys, int) else '?'} keys under {settings.redis_prefix!r} · "
+        f"{calls if isinstance(calls, int) else '?'} {settings.backend} calls this month"
+    )
+    if facts.latency_ms > OP_TIMEOUT * 1000:
+        return Check(
+            "redis",
+            "warn",
+            detail,
+            f"a round trip over {OP_TIMEOUT * 1000:.0f} ms makes every operation fall back to the local cache: "
+            "put Redis closer to the replicas",
+        )
+    if facts.policy in _EVICTS_PERSISTENT:
+        return Check(
+            "redis",
+            "warn",
+            detail + f" · maxmemory-policy {facts.policy}",
+            "set maxmemory-policy volatile-lru: under memory pressure only answers (which expire) are evicted, "
+            "never the monthly call counters",
+        )
+    return Check("redis", "ok", detail)
 
 
 def run_doctor(settings: Settings) -> int:

@@ -4,12 +4,16 @@
 
 1. the in-process memo: a fresh answer this process already parsed is returned without a disk read or a parse;
 2. the disk cache: a fresh entry is parsed and returned;
-3. offline mode: nothing fresh and no network allowed → `OfflineMiss`;
-4. single flight: concurrent identical questions share one upstream call;
-5. the call budget (`CallBudget`): the monthly quota is checked before the call and every attempt is counted;
-6. the upstream call, revalidating with the entry's ETag (304 keeps the entry, newly dated);
-7. parse before caching, so a malformed answer is never stored;
-8. stale-if-error: a retryable failure answers from an expired entry and says so in the freshness.
+3. single flight: concurrent identical questions share one upstream call;
+4. with a shared store (Redis, `hex_mcp.redis_store`), inside that single flight: an answer another replica stored
+   is taken (and kept in the disk cache); otherwise one replica takes the question's lock and calls upstream while
+   the others wait for the answer it stores. Private answers never go there;
+5. offline mode: nothing fresh and no network allowed → `OfflineMiss`, before any lock or call;
+6. the call budget (`CallBudget`): the monthly quota is checked before each attempt and every attempt is counted
+   (with a shared store: checked and counted in Redis in one step, so replicas together keep to one quota);
+7. the upstream call, revalidating with the entry's ETag (304 keeps the entry, newly dated);
+8. parse before caching, so a malformed answer is never stored;
+9. stale-if-error: a retryable failure answers from an expired entry and says so in the freshness.
 
 It knows nothing of tools or of a backend's name; `HexService` asks it questions through `Endpoint`s.
 """
@@ -20,7 +24,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, NamedTuple, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Protocol, TypeVar, cast
 
 import anyio
 
@@ -29,13 +33,18 @@ from hex_mcp.cache import CacheEntry, ResponseCache, month_key
 from hex_mcp.config import Settings
 from hex_mcp.errors import BadResponse, HexError, OfflineMiss, QuotaExhausted
 from hex_mcp.models import Freshness
+from hex_mcp.redis_store import is_private
 from hex_mcp.text import first_sentence
 from hex_mcp.upstream import UpstreamResponse, utc_iso
+
+if TYPE_CHECKING:
+    from hex_mcp.redis_store import RedisStore
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 PARSED_MEMO_SIZE = 256  # parsed cache entries kept in memory; ecto's 185 releases parse to ~90 KB
+PEER_POLL_SECONDS = 0.05  # how often a replica waiting on another's lock looks for the stored answer
 
 
 @dataclass(frozen=True)
@@ -97,12 +106,30 @@ class SingleFlight(Generic[T]):
             flight.done.set()
 
 
-class CallBudget:
-    """The monthly upstream call budget of the selected backend: counts attempts, refuses once spent."""
+@dataclass(frozen=True)
+class Ticket:
+    """One upstream attempt's place in the budget: already counted in Redis (`shared`) or to count locally."""
 
-    def __init__(self, settings: Settings, cache: ResponseCache) -> None:
+    shared: bool
+
+
+class CallBudget:
+    """The monthly upstream call budget of the selected backend: counts attempts, refuses once spent.
+
+    With a shared store the count lives in Redis: each attempt is checked and counted there in one step before it
+    goes out (`reserve`), and given back if it never reached upstream (`settle`). While Redis is away the check
+    uses the last shared count plus this replica's calls since, and those calls are added to Redis when it
+    returns. The local counter always counts this replica's own calls.
+    """
+
+    def __init__(self, settings: Settings, cache: ResponseCache, shared: RedisStore | None = None) -> None:
         self.settings = settings
         self.cache = cache
+        self.shared = shared
+        self._last_shared: int | None = None  # the shared count last seen
+        self._unsynced = 0  # calls made while Redis was away, not yet added to its counter
+        if shared is not None:
+            shared.when_back(self._sync)
 
     @property
     def quota(self) -> int | None:
@@ -112,22 +139,72 @@ class CallBudget:
         self.cache.count_call(self.settings.backend)
 
     def used(self) -> int:
-        return self.cache.calls_this_month(self.settings.backend)
+        local = self.cache.calls_this_month(self.settings.backend)
+        if self._last_shared is None:
+            return local
+        return max(local, self._last_shared + self._unsynced)
+
+    async def used_now(self) -> int:
+        """The month's calls: the shared count when Redis answers, else the best local estimate."""
+        if self.shared is not None:
+            await self._sync()
+            shared = await self.shared.calls(self.settings.backend)
+            if isinstance(shared, int):
+                self._last_shared = shared
+                return shared + self._unsynced
+        return self.used()
 
     def spent(self) -> bool:
         return self.quota is not None and self.used() >= self.quota
 
     def check(self) -> None:
-        """Raise `QuotaExhausted` when no call is left this month."""
+        """Raise `QuotaExhausted` when no call is left this month (as far as this replica knows)."""
         if self.quota is None:
             return
         used = self.used()
         if used >= self.quota:
-            raise QuotaExhausted(
-                f"The monthly upstream call budget is spent (HEX_MCP_MONTHLY_QUOTA={self.quota}; {used} calls "
-                f"in {month_key()} UTC). Answers come from the cache only until next month; raise "
-                "HEX_MCP_MONTHLY_QUOTA to allow more calls."
-            )
+            raise self._exhausted(used)
+
+    def _exhausted(self, used: int) -> QuotaExhausted:
+        return QuotaExhausted(
+            f"The monthly upstream call budget is spent (HEX_MCP_MONTHLY_QUOTA={self.quota}; {used} calls "
+            f"in {month_key()} UTC). Answers come from the cache only until next month; raise "
+            "HEX_MCP_MONTHLY_QUOTA to allow more calls."
+        )
+
+    async def reserve(self) -> Ticket:
+        """Take one call from the budget before an attempt goes out, or raise `QuotaExhausted`."""
+        shared = self.shared
+        if shared is not None:
+            backend = self.settings.backend
+            await self._sync()
+            if not self._unsynced:
+                got = await shared.reserve_call(backend, self.quota)
+                if isinstance(got, tuple):
+                    allowed, self._last_shared = got
+                    if not allowed:
+                        raise self._exhausted(self._last_shared)
+                    return Ticket(shared=True)
+        # No shared store, Redis away, or calls made while it was away still to be added: the local check.
+        self.check()
+        return Ticket(shared=False)
+
+    async def _sync(self) -> None:
+        """Add the calls made while Redis was away to its counter (taken first: concurrent callers add once)."""
+        pending, self._unsynced = self._unsynced, 0
+        if pending and (
+            self.shared is None or not await self.shared.add_calls(self.settings.backend, pending)
+        ):
+            self._unsynced += pending
+
+    async def settle(self, ticket: Ticket, reached: bool) -> None:
+        """Record how an attempt ended: `reached` upstream (it counts) or not (a refused connection: free)."""
+        if reached:
+            self.count()
+            if self.shared is not None and not ticket.shared:
+                self._unsynced += 1
+        elif ticket.shared and self.shared is not None:
+            await self.shared.add_calls(self.settings.backend, -1)
 
 
 class Getter(Protocol):
@@ -145,12 +222,18 @@ class Fetcher:
     """
 
     def __init__(
-        self, settings: Settings, cache: ResponseCache, upstream: Getter, budget: CallBudget | None
+        self,
+        settings: Settings,
+        cache: ResponseCache,
+        upstream: Getter,
+        budget: CallBudget | None,
+        shared: RedisStore | None = None,
     ) -> None:
         self.settings = settings
         self.cache = cache
         self.upstream = upstream
         self.budget = budget
+        self.shared = shared
         self._flight: SingleFlight[Fetched[Any]] = SingleFlight()
         self._parsed: dict[MemoKey, _Memo] = {}  # insertion order is the eviction order
 
@@ -175,17 +258,116 @@ class Fetcher:
             else:
                 self.cache.record_lookup(hit=True)
                 return Fetched(value, self._freshness(entry, from_cache=True))
+        shared = self.shared if self.shared is not None and not is_private(endpoint) else None
+        if shared is not None:
+            # Inside the local single flight: one Redis read per question per replica, however many ask at once.
+            result = await self._flight.run(
+                key,
+                lambda: self._via_shared(endpoint, key, entry, ttl, parse, shared=shared, memo_key=memo_key),
+            )
+            self.cache.record_lookup(
+                hit=result.freshness.from_cache and result.freshness.stale_reason is None
+            )
+            return cast(Fetched[T], result)
         self.cache.record_lookup(hit=False)
+        self._refuse_offline()
+        result = await self._flight.run(
+            key, lambda: self._refresh(endpoint, key, entry, ttl, parse, memo_key=memo_key)
+        )
+        return cast(Fetched[T], result)
+
+    def _refuse_offline(self) -> None:
         if self.settings.offline:
             raise OfflineMiss(
                 "Offline mode (HEX_MCP_OFFLINE / --offline) is on and the cache holds no answer for this "
                 "question. Run `hex-mcp cache warm NAME` while online, or import a snapshot with "
                 "`hex-mcp cache import FILE`."
             )
-        result = await self._flight.run(
-            key, lambda: self._refresh(endpoint, key, entry, ttl, parse, memo_key=memo_key)
-        )
-        return cast(Fetched[T], result)
+
+    async def _via_shared(
+        self,
+        endpoint: Endpoint,
+        key: str,
+        entry: CacheEntry | None,
+        ttl: int,
+        parse: Callable[[Any], T],
+        *,
+        shared: RedisStore,
+        memo_key: MemoKey | None,
+    ) -> Fetched[Any]:
+        """The answer another replica stored, else one upstream call for all replicas (`_refresh_shared`)."""
+        found, newer = await self._take_peer(shared, key, entry, ttl, parse, memo_key=memo_key)
+        if found is not None:
+            return found
+        entry = (
+            newer or entry
+        )  # expired, yet newer than ours: its ETag revalidates and it can answer if stale
+        self._refuse_offline()
+        return await self._refresh_shared(endpoint, key, entry, ttl, parse, shared=shared, memo_key=memo_key)
+
+    async def _take_peer(
+        self,
+        shared: RedisStore,
+        key: str,
+        entry: CacheEntry | None,
+        ttl: int,
+        parse: Callable[[Any], T],
+        *,
+        memo_key: MemoKey | None,
+    ) -> tuple[Fetched[T] | None, CacheEntry | None]:
+        """What the shared store holds that is newer than `entry`: a usable answer (kept in the disk cache too),
+        or else the newer entry itself, expired or unparsable; (None, None) when there is nothing newer."""
+        peer = await shared.get_entry(key)
+        if not isinstance(peer, CacheEntry) or (entry is not None and peer.fetched_at <= entry.fetched_at):
+            return None, None
+        if not self._usable(peer.fetched_at, ttl):
+            return None, peer
+        try:
+            value = self._parse_entry(memo_key, peer, parse)
+        except BadResponse:
+            return None, None  # written by a different parser: refetch
+        self.cache.set(key, peer, max(0, int(ttl - (time.time() - peer.fetched_at))))
+        return Fetched(value, self._freshness(peer, from_cache=True)), peer
+
+    async def _refresh_shared(
+        self,
+        endpoint: Endpoint,
+        key: str,
+        entry: CacheEntry | None,
+        ttl: int,
+        parse: Callable[[Any], T],
+        *,
+        shared: RedisStore,
+        memo_key: MemoKey | None,
+    ) -> Fetched[Any]:
+        """Single flight across replicas: one holds the key's lock and calls upstream, the others take its answer.
+
+        The lock expires after the upstream deadline (plus a margin), so a crashed holder delays the others by at
+        most that; a holder that failed releases it and the next waiter calls upstream itself. If Redis goes
+        away meanwhile, the waiter stops waiting and calls upstream.
+        """
+        lease = self.settings.timeout + 2.0
+        token = await shared.lock(key, lease)
+        deadline = time.monotonic() + lease
+        while token is None and time.monotonic() < deadline:
+            await anyio.sleep(PEER_POLL_SECONDS)
+            found, _ = await self._take_peer(shared, key, entry, ttl, parse, memo_key=memo_key)
+            if found is not None:
+                return found
+            token = await shared.lock(key, lease)
+        try:
+            if isinstance(token, str):
+                # Another replica may have stored the answer and released the lock between our read and our
+                # lock: look once more before calling upstream.
+                found, _ = await self._take_peer(shared, key, entry, ttl, parse, memo_key=memo_key)
+                if found is not None:
+                    return found
+            result = await self._refresh(endpoint, key, entry, ttl, parse, memo_key=memo_key)
+        finally:
+            if isinstance(token, str):
+                with anyio.CancelScope(shield=True):
+                    await shared.unlock(key, token)
+        return result
 
     def _usable(self, fetched_at: float, ttl: int) -> bool:
         """Fresh within its TTL, or any age in offline mode."""
@@ -258,6 +440,8 @@ class Fetcher:
                     return Fetched(stale_value, self._freshness(entry, from_cache=True, stale_reason=reason))
             raise
         self.cache.set(key, fresh, ttl)
+        if self.shared is not None and not is_private(endpoint):
+            await self.shared.set_entry(key, fresh, ttl + self.settings.stale_for)
         self._remember(memo_key, fresh, value)
         return Fetched(value, self._freshness(fresh, from_cache=False))
 

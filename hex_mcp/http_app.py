@@ -119,7 +119,9 @@ def http_app(mcp: MCPServer[Any], settings: Settings) -> Starlette:
     if settings.transport == "sse":
         app = mcp.sse_app(transport_security=security, host=settings.host)
     else:
-        app = mcp.streamable_http_app(transport_security=security, host=settings.host)
+        app = mcp.streamable_http_app(
+            transport_security=security, host=settings.host, stateless_http=settings.stateless_http
+        )
     if security.enable_dns_rebinding_protection:
         app.add_middleware(StrictHostOrigin)
     app.add_middleware(CompleteResponses)

@@ -270,6 +270,7 @@ class MetaView(_Model):
     registry_fetched: int = Field(default=0, description="registry files downloaded by this process")
     registry_revalidated: int = Field(default=0, description="registry files a 304 confirmed unchanged")
     registry_failed: int = Field(default=0, description="registry files that failed verification")
+    store: str | None = Field(default=None, description="the shared Redis store and its state; None: none")
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -394,6 +394,8 @@ def meta(view: MetaView) -> str:
             f"cache: {view.cache_dir} · {view.cache_entries if view.cache_entries is not None else '?'} entries · "
             f"{human_bytes(view.cache_size_bytes)} · hit ratio this process: {ratio}"
         )
+    if view.store is not None:
+        lines.append(f"shared store: {view.store}")
     quota = (
         f"{view.monthly_quota}" if view.monthly_quota is not None else "no limit set (HEX_MCP_MONTHLY_QUOTA)"
     )

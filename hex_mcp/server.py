@@ -47,7 +47,7 @@ from hex_mcp.models import (
     ReleaseView,
     SearchView,
 )
-from hex_mcp.service import HexService
+from hex_mcp.service import HexService, store_health
 
 log = logging.getLogger(__name__)
 
@@ -447,6 +447,19 @@ async def healthz(_request: Request) -> JSONResponse:
     return JSONResponse({"ok": True, "name": "hex-mcp", "version": __version__})
 
 
+def _healthz(shared: _SharedService) -> Callable[[Request], Awaitable[JSONResponse]]:
+    """/healthz, with the shared store's state when one is configured (a degraded store is still healthy)."""
+
+    async def handler(request: Request) -> JSONResponse:
+        live = shared.service
+        store = await live.store_info() if live is not None else await store_health(shared.settings)
+        if store is None:
+            return await healthz(request)
+        return JSONResponse({"ok": True, "name": "hex-mcp", "version": __version__, "store": store})
+
+    return handler
+
+
 TOOLS: tuple[tuple[Callable[..., Any], str], ...] = (
     (hex_package, "Hex package"),
     (hex_releases, "Hex package releases"),
@@ -497,5 +510,5 @@ def create_server(
     for fn, uri, name, title, description in RESOURCES:
         mcp.resource(uri, name=name, title=title, description=description, mime_type="text/plain")(fn)
     mcp.completion()(shared.complete)  # type: ignore[no-untyped-call]  # the SDK leaves it untyped
-    mcp.custom_route("/healthz", methods=["GET"])(healthz)
+    mcp.custom_route("/healthz", methods=["GET"])(_healthz(shared))
     return mcp

@@ -64,6 +64,7 @@ from hex_mcp.models import (
 from hex_mcp.plan import PlanInputError
 from hex_mcp.plan_input import parse_plan_request
 from hex_mcp.planning import make_plan, plan_view
+from hex_mcp.redis_store import RedisStore, open_store
 from hex_mcp.registry import (
     RegistryError,
     RegistryNames,
@@ -142,9 +143,12 @@ class HexService:
         self.settings = settings
         self.backend = settings.upstream
         self.cache = cache if cache is not None else ResponseCache(settings)
-        self.budget = CallBudget(settings, self.cache)
-        self.upstream = UpstreamClient(settings, http_transport=http_transport, on_attempt=self.budget.count)
-        self.fetcher = Fetcher(settings, self.cache, self.upstream, self.budget)
+        self.shared = open_store(settings)  # Redis, shared by replicas; None: this process alone
+        self.budget = CallBudget(settings, self.cache, self.shared)
+        self.upstream = UpstreamClient(
+            settings, http_transport=http_transport, meter=self.budget, shared=self.shared
+        )
+        self.fetcher = Fetcher(settings, self.cache, self.upstream, self.budget, self.shared)
         self.fetch = self.fetcher.fetch
         self._http_transport = http_transport
         self._repo: RepoClient | None = None  # built on the first registry read: mode off never needs it
@@ -158,13 +162,15 @@ class HexService:
         await self.upstream.aclose()
         if self._repo is not None:
             await self._repo.aclose()
+        if self.shared is not None:
+            await self.shared.aclose()
         self.cache.close()
 
     @functools.cached_property
     def registry_fetcher(self) -> Fetcher:
         """Registry files come from the repository's CDN: not metered by the API budget nor its rate governor."""
         self._repo = RepoClient(self.settings, http_transport=self._http_transport)
-        return Fetcher(self.settings, self.cache, self._repo, None)
+        return Fetcher(self.settings, self.cache, self._repo, None, self.shared)
 
     # -- the signed registry ------------------------------------------------------------------------------
 
@@ -455,7 +461,7 @@ class HexService:
             cache_entries=stats.entries,
             cache_size_bytes=stats.size_bytes,
             hit_ratio=stats.hit_ratio,
-            upstream_calls_month=self.cache.calls_this_month(self.settings.backend),
+            upstream_calls_month=await self.budget.used_now(),
             monthly_quota=self.settings.monthly_quota,
             rate_limit=(
                 RateLimitInfo(
@@ -481,7 +487,12 @@ class HexService:
             registry_fetched=self._repo.fetched if self._repo is not None else 0,
             registry_revalidated=self._repo.revalidated if self._repo is not None else 0,
             registry_failed=self.registry_failed,
+            store=(await self.shared.info()).text() if self.shared is not None else None,
         )
+
+    async def store_info(self) -> dict[str, object] | None:
+        """The shared store for /healthz: where, connected or degraded, key count; never a credential."""
+        return await _store_health(self.shared) if self.shared is not None else None
 
     # -- upgrade assistant -------------------------------------------------------------------------------
 
@@ -654,6 +665,22 @@ class HexService:
 
 
 _NAME_PREFIX_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+
+async def _store_health(store: RedisStore) -> dict[str, object]:
+    info = await store.info()
+    return {"kind": "redis", "where": info.where, "connected": info.connected, "keys": info.keys}
+
+
+async def store_health(settings: Settings) -> dict[str, object] | None:
+    """/healthz's view of the shared store before any session has started the service: a one-off connection."""
+    store = open_store(settings)
+    if store is None:
+        return None
+    try:
+        return await _store_health(store)
+    finally:
+        await store.aclose()
 
 
 def _signed_bytes(data: Any, what: str) -> bytes:

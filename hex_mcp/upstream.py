@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 import httpx2
@@ -33,11 +33,15 @@ from hex_mcp.errors import (
 )
 from hex_mcp.registry import PACKAGE_MAX_BYTES
 
+if TYPE_CHECKING:
+    from hex_mcp.redis_store import RedisStore
+
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({502, 503, 504})
 # A closed hex.pm rate window this close to reopening is waited out instead of failing the call.
 MAX_RATE_WAIT_SECONDS = 5.0
+MAX_SHARED_BLOCK_SECONDS = 3600.0  # the furthest a rate window read from the shared store may be closed
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,15 @@ class RateState:
     lock: anyio.Lock = field(default_factory=anyio.Lock)
 
 
+class Meter(Protocol):
+    """The monthly call budget as the client sees it (`hex_mcp.fetch.CallBudget`): a place taken before each
+    attempt, settled once it is known whether the attempt reached the upstream."""
+
+    async def reserve(self) -> Any: ...
+
+    async def settle(self, ticket: Any, reached: bool) -> None: ...
+
+
 def utc_iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -83,9 +96,14 @@ class UpstreamClient:
         *,
         http_transport: httpx2.AsyncBaseTransport | None = None,
         on_attempt: Callable[[], None] | None = None,
+        meter: Meter | None = None,
+        shared: RedisStore | None = None,
         sleep: Callable[[float], Any] = anyio.sleep,
     ) -> None:
         self.settings = settings
+        self._meter = meter
+        self._shared = shared
+        self._published: tuple[float | None, float | None] = (None, None)  # rate state last shared
         self.backend = settings.upstream
         self.label = self.backend.label
         self.url_setting = "HEX_MCP_BASE_URL"  # what to check when the host cannot be reached
@@ -134,10 +152,13 @@ class UpstreamClient:
 
     async def _attempt(self, path: str, params: dict[str, str], etag: str | None) -> UpstreamResponse:
         await self._pace()
+        ticket = await self._meter.reserve() if self._meter is not None else None
         headers = {"If-None-Match": etag} if etag else {}
+        counted = False  # an attempt is counted once, whichever way it ends
         try:
             async with self._http.stream("GET", path, params=params, headers=headers) as response:
-                self._count_attempt()
+                counted = True
+                await self._count_attempt(ticket)
                 self._observe_rate(response.headers)
                 try:
                     body = await self._read_capped(response)
@@ -149,24 +170,30 @@ class UpstreamClient:
                         f"{self.label} broke off its answer ({type(exc).__name__}). Try again shortly."
                     ) from None
         except httpx2.TimeoutException as exc:
-            if not isinstance(exc, httpx2.ConnectTimeout):
-                self._count_attempt()  # the request went out; the upstream may have metered it
+            # The request went out, unless the connection never opened; the upstream may have metered it.
+            if not counted:
+                await self._count_attempt(ticket, reached=not isinstance(exc, httpx2.ConnectTimeout))
             raise UpstreamUnavailable(
                 f"{self.label} timed out ({type(exc).__name__}). Try again shortly."
             ) from None
         except httpx2.TransportError as exc:
-            if not isinstance(exc, httpx2.ConnectError):
-                self._count_attempt()
+            if not counted:
+                await self._count_attempt(ticket, reached=not isinstance(exc, httpx2.ConnectError))
             raise UpstreamUnavailable(
                 f"{self.label} is unreachable ({type(exc).__name__}). Check the network or {self.url_setting}, "
                 "then try again."
             ) from None
-        return self._interpret(response, body)
+        try:
+            return self._interpret(response, body)
+        finally:
+            await self._share_rate()
 
-    def _count_attempt(self) -> None:
+    async def _count_attempt(self, ticket: Any, *, reached: bool = True) -> None:
         """Count a request against the monthly budget once it reached the upstream; a refused connection,
-        a failed DNS lookup or a connect timeout never did, so it costs nothing."""
-        if self._on_attempt is not None:
+        a failed DNS lookup or a connect timeout never did, so it costs nothing. A ticket is settled once."""
+        if self._meter is not None and ticket is not None:
+            await self._meter.settle(ticket, reached)
+        elif reached and self._on_attempt is not None:
             self._on_attempt()
 
     async def _read_capped(self, response: httpx2.Response) -> bytes:
@@ -257,7 +284,8 @@ class UpstreamClient:
         self.rate.seen_at = time.time()
 
     async def _pace(self) -> None:
-        """Hold the call while a rate window is closed; keep to HEX_MCP_MAX_RPS."""
+        """Hold the call while a rate window is closed; keep to HEX_MCP_MAX_RPS (across replicas with Redis)."""
+        await self._adopt_shared_rate()
         now = time.time()
         blocked = self.rate.blocked_until
         if self.rate.remaining == 0 and self.rate.reset is not None and self.rate.reset > now:
@@ -274,11 +302,62 @@ class UpstreamClient:
         rps = self.settings.effective_max_rps
         if rps is None:
             return
+        if self._shared is not None:
+            turn = await self._shared.rate_slot(self.settings.backend, rps)
+            if isinstance(turn, float):
+                if turn > 0:
+                    await self._sleep(turn)
+                self.rate.last_request_at = time.monotonic()
+                return
         async with self.rate.lock:
             gap = 1.0 / rps - (time.monotonic() - self.rate.last_request_at)
             if gap > 0:
                 await self._sleep(gap)
             self.rate.last_request_at = time.monotonic()
+
+    async def _adopt_shared_rate(self) -> None:
+        """Take what another replica last heard of the rate window, when it is newer than what we heard."""
+        if self._shared is None:
+            return
+        state = await self._shared.rate_state(self.settings.backend)
+        if not isinstance(state, dict) or not state:
+            return
+        rate = self.rate
+        # Whoever can write to Redis must not be able to silence every replica for long: a window that closes
+        # further ahead than this is not taken from it (hex.pm's windows last a minute).
+        horizon = time.time() + MAX_SHARED_BLOCK_SECONDS
+        if any(state.get(name, 0.0) > horizon for name in ("reset", "blocked_until", "seen_at")):
+            return
+        seen = state.get("seen_at")
+        if seen is not None and seen > (rate.seen_at or 0.0):
+            rate.seen_at = seen
+            rate.limit = int(state["limit"]) if "limit" in state else None
+            rate.remaining = int(state["remaining"]) if "remaining" in state else None
+            rate.reset = state.get("reset")
+        blocked = state.get("blocked_until")
+        if blocked is not None and blocked > (rate.blocked_until or 0.0):
+            rate.blocked_until = blocked
+        self._published = (rate.seen_at, rate.blocked_until)
+
+    async def _share_rate(self) -> None:
+        """Publish what this answer said of the rate window, so every replica paces by it."""
+        rate = self.rate
+        if self._shared is None or (rate.seen_at, rate.blocked_until) == self._published:
+            return
+        self._published = (rate.seen_at, rate.blocked_until)
+        state = {
+            name: float(value)
+            for name, value in (
+                ("limit", rate.limit),
+                ("remaining", rate.remaining),
+                ("reset", rate.reset),
+                ("seen_at", rate.seen_at),
+                ("blocked_until", rate.blocked_until),
+            )
+            if value is not None
+        }
+        until = max(rate.reset or 0.0, rate.blocked_until or 0.0, time.time() + 60)
+        await self._shared.put_rate_state(self.settings.backend, state, until)
 
 
 class RepoClient(UpstreamClient):

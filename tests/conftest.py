@@ -96,3 +96,35 @@ async def backend_client(
     """An in-memory client for each backend in each client era."""
     async with Client(create_server(make_settings(backend)), mode=mode) as c:  # type: ignore[arg-type]
         yield c
+
+
+REDIS_PASSWORD = "redispw-f00d-SECRET-0004"
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[Any]:
+    """A real redis-server on a free loopback port, no persistence, password required; skips when not installed."""
+    from fakehex.redis_server import RedisServer, redis_binary
+
+    pytest.importorskip("redis", reason="the redis client is not installed: pip install -e '.[dev]'")
+    if redis_binary() is None:
+        pytest.skip(
+            "redis-server is not installed (Debian: apt-get install redis-server); Redis tests skipped"
+        )
+    with RedisServer(password=REDIS_PASSWORD) as server:
+        yield server
+
+
+@pytest.fixture
+def redis_settings(
+    redis_server: Any, make_settings: Callable[..., Settings], request: pytest.FixtureRequest
+) -> Callable[..., Settings]:
+    """Settings against the fake upstream and the session's Redis, under a prefix of this test's own."""
+    prefix = f"t{abs(hash(request.node.nodeid)) % 10**10}:"
+
+    def make(backend: str = "hexpm", **overrides: Any) -> Settings:
+        overrides.setdefault("redis_url", Secret(redis_server.url))
+        overrides.setdefault("redis_prefix", prefix)
+        return make_settings(backend, **overrides)
+
+    return make

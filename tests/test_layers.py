@@ -35,8 +35,18 @@ PURE = {
     "validate",
     "versions",
 }
-IO_MODULES = {"httpx2", "diskcache", "sqlite3", "socket", "subprocess", "anyio", "asyncio", "urllib.request"}
-IO_LAYERS = {"upstream", "cache", "fetch", "service", "doctor", "cache_commands", "planning"}
+IO_MODULES = {
+    "httpx2",
+    "diskcache",
+    "redis",
+    "sqlite3",
+    "socket",
+    "subprocess",
+    "anyio",
+    "asyncio",
+    "urllib.request",
+}
+IO_LAYERS = {"upstream", "cache", "redis_store", "fetch", "service", "doctor", "cache_commands", "planning"}
 # Renderers and models see views only: never the layers that fetch them.
 VIEW_ONLY = {"render", "models"}
 

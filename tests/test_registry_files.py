@@ -36,7 +36,13 @@ ENV_REQUIRED = ("name",)
 NAME_PATTERN = re.compile(r"^[a-zA-Z0-9.-]+/[a-zA-Z0-9._-]+$")
 URL_PATTERN = re.compile(r"^(https?://[^\s]+|\{[a-zA-Z_][a-zA-Z0-9_]*\}[^\s]*)$")
 INPUT_FORMATS = {"string", "number", "boolean", "filepath"}
-SECRETS = {"OANOR_API_KEY", "HEX_API_KEY", "HEX_MCP_AUTH_TOKEN"}
+SECRETS = {
+    "OANOR_API_KEY",
+    "HEX_API_KEY",
+    "HEX_MCP_AUTH_TOKEN",
+    "HEX_MCP_REDIS_URL",
+    "HEX_MCP_REDIS_PASSWORD",
+}
 
 # From the MCPB manifest schema (0.3): required top-level fields, server fields and user_config fields.
 MANIFEST_REQUIRED = ("manifest_version", "name", "version", "description", "author", "server")
