@@ -436,7 +436,11 @@ class _Fitter:
 
 
 def render_sections(
-    sections: Sequence[Section], *, max_tokens: int, count_tokens: Callable[[str], int]
+    sections: Sequence[Section],
+    *,
+    max_tokens: int,
+    count_tokens: Callable[[str], int],
+    reserved: int = 0,
 ) -> RenderedChangelog:
     """Render ``sections`` (newest first) in at most ``max_tokens`` tokens as counted by ``count_tokens``.
 
@@ -446,12 +450,15 @@ def render_sections(
     all of those fit, every other line, newest section first, until the first that does not fit. A line brings
     its sub-headings and its section's header along. Each shortened section ends with a marker counting the
     lines it hides, and a last line names the sections left out and the ``max_tokens`` that shows everything.
+
+    ``reserved`` is what the caller spends around this text out of the same budget (a header line): it is added
+    to the ``max_tokens`` the cut notes suggest, and to ``full_tokens``.
     """
     blocks = [_blocks(section.body) for section in sections]
     full_texts, full_views, _ = _layout(sections, blocks, None)
     full_text = "\n\n".join(full_texts)
-    full = count_tokens(full_text)
-    if full <= max_tokens:
+    full = count_tokens(full_text) + reserved
+    if full - reserved <= max_tokens:
         return RenderedChangelog(full_text, tuple(full_views), (), complete=True, full_tokens=full)
 
     fitter = _Fitter(sections, blocks, max_tokens, full, count_tokens)
@@ -479,7 +486,7 @@ def render_sections(
         text, views, omitted = fitter.render()
     if count_tokens(text) > max_tokens:
         views, omitted = [], [s.version for s in sections]
-        text = _SHORT_NOTE.format(max_tokens=max_tokens, full=full)
+        text = _SHORT_NOTE.format(max_tokens=max_tokens + reserved, full=full)
         if count_tokens(text) > max_tokens:
             text = ""
     return RenderedChangelog(text, tuple(views), tuple(omitted), complete=False, full_tokens=full)

@@ -33,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from hex_mcp import __version__, render, validate
+from hex_mcp.changelog_part import MAX_TOKENS_DEFAULT, MAX_TOKENS_MAX, MAX_TOKENS_MIN
 from hex_mcp.config import Settings
 from hex_mcp.errors import HexError, InvalidInput, NotFound
 from hex_mcp.http_app import auth_options
@@ -58,7 +59,7 @@ Read-only answers about packages on Hex (hex.pm), the Elixir, Erlang and Gleam r
 - Dependencies, Elixir requirement, build tools, checksum, retirement or advisories of one version → hex_release
   (version may be omitted for the latest stable release, or be a requirement)
 - Find packages by topic or name; who depends on X (q="depends:X") → hex_search
-- What changes between two versions (deps, Elixir, retirement, advisories, code-diff link) → hex_diff
+- What changes between two versions (changelog, deps, Elixir, retirement, advisories, code diff) → hex_diff
 - Which deps of a pasted mix.lock / mix.exs are outdated, retired or vulnerable → hex_outdated
 - Which backend, cache and quota this server uses → hex_meta
 Versions are SemVer; pre-releases are never reported as "latest stable". Every answer ends with its source and age.
@@ -222,6 +223,19 @@ ToVersion = Annotated[
     ),
     OPTIONAL,
 ]
+ChangelogTokens = Annotated[
+    int,
+    _param(
+        {
+            "type": "integer",
+            "minimum": MAX_TOKENS_MIN,
+            "maximum": MAX_TOKENS_MAX,
+            "default": MAX_TOKENS_DEFAULT,
+            "description": "Token budget (o200k) of the changelog part; breaking changes, deprecations, removals "
+            f"and security notes come first ({MAX_TOKENS_MIN}-{MAX_TOKENS_MAX}, default {MAX_TOKENS_DEFAULT:,}).",
+        }
+    ),
+]
 DepsText = Annotated[
     str,
     _param(
@@ -370,13 +384,18 @@ async def hex_meta(ctx: Context[AppState]) -> Annotated[CallToolResult, MetaView
 
 
 async def hex_diff(
-    name: PackageName, from_version: FromVersion, ctx: Context[AppState], to_version: ToVersion = None
+    name: PackageName,
+    from_version: FromVersion,
+    ctx: Context[AppState],
+    to_version: ToVersion = None,
+    max_tokens: ChangelogTokens = MAX_TOKENS_DEFAULT,
 ) -> Annotated[CallToolResult, DiffView]:
-    """What changes when moving a package from one version to another: dependencies added, removed or
-    with a new requirement or optional flag, Elixir requirement and build tools, retirement of both ends,
-    security advisories fixed or introduced, how many releases lie between, and the diff.hex.pm code-diff
-    link. Versions may be exact or requirements ("~> 1.7"); to_version defaults to the latest stable."""
-    view = await _answer(_service(ctx).diff(name, from_version, to_version))
+    """What changes when moving a package from one version to another: the changelog entries in between
+    (breaking changes, deprecations and security notes first), dependencies added, removed or with a new
+    requirement or optional flag, Elixir requirement and build tools, retirement of both ends, security
+    advisories fixed or introduced, how many releases lie between, and the diff.hex.pm code-diff link.
+    Versions may be exact or requirements ("~> 1.7"); to_version defaults to the latest stable."""
+    view = await _answer(_service(ctx).diff(name, from_version, to_version, max_tokens))
     return _result(view, render.diff(view))
 
 

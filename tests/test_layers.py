@@ -17,6 +17,7 @@ MCP_PACKAGES = {"mcp", "starlette", "uvicorn", "sse_starlette"}
 PURE = {
     "backends",
     "changelog",
+    "changelog_part",
     "deps_input",
     "errors",
     "from_registry",
@@ -29,12 +30,13 @@ PURE = {
     "render",
     "resolve",
     "tarball",
+    "tokens",
     "upgrade",
     "validate",
     "versions",
 }
 IO_MODULES = {"httpx2", "diskcache", "sqlite3", "socket", "subprocess", "anyio", "asyncio", "urllib.request"}
-IO_LAYERS = {"upstream", "cache", "fetch", "service", "doctor", "cache_commands"}
+IO_LAYERS = {"upstream", "cache", "fetch", "service", "release_notes", "doctor", "cache_commands"}
 # Renderers and models see views only: never the layers that fetch them.
 VIEW_ONLY = {"render", "models"}
 

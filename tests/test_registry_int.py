@@ -97,17 +97,47 @@ async def test_outdated_spends_no_api_call(
 
 
 async def test_diff_spends_no_api_call(make_settings: Callable[..., Settings], fake: FakeUpstream) -> None:
+    """The registry file and the release tarball (its changelog) answer hex_diff without the API."""
     async with _client(make_settings("hexpm", registry="auto")) as c:
         text = text_of(
             await c.call_tool(
-                "hex_diff", {"name": "phoenix", "from_version": "1.7.0", "to_version": "1.7.14"}
+                "hex_diff", {"name": "quillmark", "from_version": "1.7.0", "to_version": "1.8.0"}
             )
         )
-    assert (fake.count("/api"), fake.count("/repo")) == (0, 1)
+    assert (fake.count("/api"), fake.count("/repo/packages"), fake.count("/repo/tarballs")) == (0, 1, 1)
+    assert "changelog (CHANGELOG.md of 1.8.0) · 3 entries after 1.7.0:" in text
     assert split_source(text)[1] == (
         "source: signed Hex registry · live · note: Elixir requirement and build tools are not in the "
         "registry; hex_release has them"
     )
+
+
+async def test_diff_without_a_changelog_reads_the_links_once(
+    make_settings: Callable[..., Settings], fake: FakeUpstream
+) -> None:
+    """With no changelog to show, the package's links (one API read, then cached) say where to read it."""
+    async with _client(make_settings("hexpm", registry="auto")) as c:
+        for _ in range(2):
+            text = text_of(
+                await c.call_tool(
+                    "hex_diff", {"name": "phoenix", "from_version": "1.7.0", "to_version": "1.7.14"}
+                )
+            )
+    assert (fake.count("/api"), fake.count("/repo/packages")) == (1, 1)
+    assert fake.count("/repo/tarballs/phoenix-1.7.14.tar") == 2  # a missing tarball is asked again next time
+    assert (
+        "changelog: not shown — the Hex repository has no tarball for phoenix 1.7.14 · see Changelog: "
+        "https://hexdocs.pm/phoenix/changelog.html"
+    ) in text
+
+
+async def test_diff_changelog_in_mode_only_never_asks_the_api(
+    make_settings: Callable[..., Settings], fake: FakeUpstream
+) -> None:
+    async with _client(make_settings("hexpm", registry="only")) as c:
+        text = text_of(await c.call_tool("hex_diff", {"name": "plainpack", "from_version": "1.0.0"}))
+    assert fake.count("/api") == 0
+    assert "· see hex.pm: https://hex.pm/packages/plainpack" in text
 
 
 async def test_a_304_revalidates_and_meta_counts_it(
