@@ -56,7 +56,15 @@ CASES = load_cases()
 
 
 def settings_for(backend: str, fake: FakeUpstream, cache_dir: Path) -> Settings:
-    base = Settings(cache_dir=cache_dir, retries=0, timeout=5.0, ttls=TTLs.uniform(86_400), max_rps=0.0)
+    base = Settings(
+        cache_dir=cache_dir,
+        retries=0,
+        timeout=5.0,
+        ttls=TTLs.uniform(86_400),
+        max_rps=0.0,
+        repo_url=fake.repo_url,  # hex_diff reads release tarballs: from the fake's repository, never repo.hex.pm
+        repo_public_key=fake.repo_public_key_pem,
+    )
     if backend == "oanor":
         return Settings(
             **{**base.with_backend("oanor", fake.oanor_url).__dict__, "oanor_api_key": Secret(OANOR_KEY)}
