@@ -57,7 +57,6 @@ class ReleaseNotes:
         self._http_transport = http_transport
         self._client: TarballClient | None = None  # built on first use: most calls never read a tarball
         self._flight: SingleFlight[Outcome] = SingleFlight()
-        self.fetched = 0
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -93,7 +92,6 @@ class ReleaseNotes:
             return None, f"the Hex repository has no tarball for {name} {version}"
         except HexError as exc:
             return None, f"the release tarball could not be fetched: {first_sentence(str(exc))}"
-        self.fetched += 1
         body: bytes = response.data
         try:
             found = await anyio.to_thread.run_sync(lambda: read_changelog(body, expected_sha256=checksum))

@@ -432,6 +432,13 @@ class HexService:
         reg, note = await self._try_registry(name)
         if reg is not None:  # one verified file answers everything but the Elixir requirement and build tools
             view, checksums = self._diff_from_registry(reg, old_arg, new_arg)
+            newer = view.from_version if view.direction == "downgrade" else view.to_version
+            if checksums.get(newer) is None and self.settings.registry != "only":
+                # Registry files from before outer checksums existed: the API's release document has it.
+                try:
+                    checksums[newer] = (await self._release(name, newer)).value.checksum
+                except HexError as exc:
+                    log.info("checksum of %s %s unavailable: %s", name, newer, first_sentence(str(exc)))
             return await self._with_changelog(view, checksums, None, max_tokens)
         # One read of the release list serves resolution, the count in between and (hex.pm) the advisories.
         listing = _noted(await self._releases(name), note)
