@@ -300,7 +300,9 @@ class ChangelogView(_Model):
     complete: bool = Field(default=True, description="every line of every entry in range is shown")
     full_tokens: int | None = Field(default=None, description="the max_tokens that shows every entry whole")
     max_tokens: int
-    text: str = Field(default="", description="the entries as shown in the text answer, with any cut note")
+    # What the text answer shows (entries, markers, cut note); the sections above carry the same entries, so it is
+    # left out of structured content rather than sent twice.
+    text: str = Field(default="", exclude=True)
     note: str | None = Field(default=None, description="why nothing is shown, when status is not 'shown'")
     link: str | None = Field(default=None, description="where to read the changelog instead")
     link_label: str | None = None

@@ -173,6 +173,7 @@ async def test_exact_text_and_structured_sections(cl_client: Client) -> None:
         "complete": True,
     }
     assert (part["complete"], part["full_tokens"], part["max_tokens"]) == (True, tokens(part_of(text)), 1200)
+    assert "text" not in part  # the entries travel once, in `sections`
 
 
 async def test_a_cut_keeps_breaking_deprecated_removed_and_security_first(cl_client: Client) -> None:
