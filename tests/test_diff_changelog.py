@@ -417,6 +417,7 @@ async def test_offline_answers_from_the_cache_or_says_why_not(
     make_settings: Callable[..., Settings], fake: FakeUpstream
 ) -> None:
     online = make_settings("hexpm")
+    fake.set_tarball("quillmark", "1.7.2", b"altered", checksum=changelogs.checksum("quillmark", "1.7.2"))
     async with Client(create_server(online)) as c:  # type: ignore[arg-type]
         await call(c, name="quillmark", from_version="1.7.0", to_version="1.8.0")
         await call(c, name="quillmark", from_version="1.7.0", to_version="1.7.2")
@@ -425,7 +426,26 @@ async def test_offline_answers_from_the_cache_or_says_why_not(
     async with Client(create_server(offline)) as c:  # type: ignore[arg-type]
         text, _ = await call(c, name="quillmark", from_version="1.7.0", to_version="1.8.0")
         assert part_of(text) == KEEP_A_CHANGELOG_PART
+        # 1.7.2's release document is cached, its changelog is not (the download failed its checksum).
+        text, _ = await call(c, name="quillmark", from_version="1.7.0", to_version="1.7.2")
+    assert part_of(text) == (
+        "changelog: not shown — offline mode is on and this release's changelog is not in the cache · see "
+        "Changelog: https://hexdocs.pm/quillmark/changelog.html"
+    )
     assert fake.count() == 0
+
+
+async def test_a_malformed_published_checksum_reads_nothing(
+    make_settings: Callable[..., Settings], fake: FakeUpstream
+) -> None:
+    fake.set_tarball("quillmark", "1.8.0", changelogs.tarball("quillmark", "1.8.0"), checksum="not-a-sha256")
+    async with Client(create_server(make_settings("hexpm"))) as c:  # type: ignore[arg-type]
+        text, part = await call(c, name="quillmark", from_version="1.7.0", to_version="1.8.0")
+    assert part["status"] == "unavailable"
+    assert part_of(text).startswith(
+        "changelog: not shown — the checksum published for quillmark 1.8.0 is not a SHA-256, so the tarball was "
+        "not read · see"
+    )
 
 
 # -- input ---------------------------------------------------------------------------------------------------
