@@ -30,12 +30,14 @@ from hex_mcp.tarball import ChangelogFile, TarballError, read_changelog
 from hex_mcp.text import first_sentence
 from hex_mcp.upstream import TarballClient
 
-__all__ = ["CHANGELOG_TTL_SECONDS", "ReleaseNotes"]
+__all__ = ["CHANGELOG_TTL_SECONDS", "READER_VERSION", "ReleaseNotes"]
 
 log = logging.getLogger(__name__)
 
 # What a verified tarball holds never changes; eviction by size still applies.
 CHANGELOG_TTL_SECONDS = 90 * 86_400
+# Bump when hex_mcp.tarball finds changelogs differently or its bounds change, so cached outcomes are re-read.
+READER_VERSION = 1
 # Checksum mismatches are not cached: the next call fetches again.
 _UNCACHED = frozenset({"checksum_mismatch"})
 
@@ -63,8 +65,9 @@ class ReleaseNotes:
             await self._client.aclose()
 
     def _key(self, name: str, version: str, checksum: str) -> str:
-        # Keyed by content, not by repository: the checksum pins the bytes whichever mirror served them.
-        return f"r|changelog|{name}|{version}|{checksum.lower()}"
+        # Keyed by content, not by repository: the checksum pins the bytes whichever mirror served them. The
+        # reader's own version is in the key too: a change to what it finds or to its bounds re-reads everything.
+        return f"r|changelog|{READER_VERSION}|{name}|{version}|{checksum.lower()}"
 
     async def changelog(self, name: str, version: str, checksum: str | None) -> Outcome:
         """(the changelog, None) or (None, one line saying why there is none)."""

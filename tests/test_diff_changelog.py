@@ -387,6 +387,17 @@ async def test_checksum_mismatch_reads_nothing_and_is_asked_again(
     assert_cache_holds_no_tarball(settings.cache_dir)
 
 
+async def test_a_tarball_over_the_size_cap_is_not_downloaded_whole(
+    make_settings: Callable[..., Settings], fake: FakeUpstream
+) -> None:
+    fake.set_tarball("quillmark", "1.8.0", bytes(17 * 1024 * 1024))  # hex.pm refuses tarballs over 16 MiB
+    async with Client(create_server(make_settings("hexpm"))) as c:  # type: ignore[arg-type]
+        text, part = await call(c, name="quillmark", from_version="1.7.0", to_version="1.8.0")
+    assert part["status"] == "unavailable"
+    assert "the release tarball could not be fetched: " in part_of(text)
+    assert "above the 16,777,216-byte cap; it was not read" in part_of(text)
+
+
 # -- cache and offline ---------------------------------------------------------------------------------------
 
 
@@ -401,7 +412,7 @@ async def test_changelog_is_cached_per_release_and_checksum(
     assert fake.count("/repo/tarballs/") == 1
     with sqlite3.connect(settings.cache_dir / "responses" / "cache.db") as db:
         keys = [row[0] for row in db.execute("SELECT key FROM Cache WHERE key LIKE 'r|changelog|%'")]
-    assert keys == [f"r|changelog|quillmark|1.8.0|{changelogs.checksum('quillmark', '1.8.0')}"]
+    assert keys == [f"r|changelog|1|quillmark|1.8.0|{changelogs.checksum('quillmark', '1.8.0')}"]
     # A release published with other bytes (another checksum) is read anew.
     fake.set_tarball("quillmark", "1.8.0", hex_tarball({"CHANGELOG.md": "## 1.8.0\n- Republished.\n"}))
     refetch = dataclasses.replace(
