@@ -661,6 +661,8 @@ class FakeUpstream:
         self._repo_files: dict[str, bytes] = {}
         # (name, version) -> (tarball served, checksum published): hostile or altered tarballs set by tests.
         self._tarballs: dict[tuple[str, str], tuple[bytes, str]] = {}
+        # Releases whose registry entry lacks the outer checksum, as in files written before it existed.
+        self._no_outer_checksum: set[tuple[str, str]] = set()
 
     # ---- the Hex repository
 
@@ -695,6 +697,12 @@ class FakeUpstream:
             self._tarballs[(name, version)] = (body, checksum or hashlib.sha256(body).hexdigest())
             self._repo_files.pop(name, None)
 
+    def drop_registry_checksum(self, name: str, version: str) -> None:
+        """Leave the outer checksum out of `version`'s entry in the registry file of `name`, until `reset`."""
+        with self._lock:
+            self._no_outer_checksum.add((name, version))
+            self._repo_files.pop(name, None)
+
     def tarball(self, name: str, version: str) -> bytes | None:
         """The tarball served for a release: one set by a test, else the package's own, else None."""
         with self._lock:
@@ -725,6 +733,14 @@ class FakeUpstream:
 
         package = self.registry.packages[name]
         pkg = package_from_api(package, lambda v: self.release_doc(name, v), repository=repository)
+        with self._lock:
+            dropped = {version for (package_name, version) in self._no_outer_checksum if package_name == name}
+        if dropped:
+            releases = tuple(
+                dataclasses.replace(r, outer_checksum=None) if r.version in dropped else r
+                for r in pkg.releases
+            )
+            pkg = dataclasses.replace(pkg, releases=releases)
         return dataclasses.replace(pkg, name=as_name) if as_name is not None else pkg
 
     def repo_file(self, name: str) -> bytes:
@@ -825,9 +841,10 @@ class FakeUpstream:
             self.hits.clear()
             self._faults.clear()
             self.ratelimit = self._fresh_ratelimit()
-            for name, _version in self._tarballs:
+            for name, _version in {*self._tarballs, *self._no_outer_checksum}:
                 self._repo_files.pop(name, None)
             self._tarballs.clear()
+            self._no_outer_checksum.clear()
 
     def add_fault(self, fault: Fault) -> None:
         with self._lock:

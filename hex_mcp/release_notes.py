@@ -72,10 +72,7 @@ class ReleaseNotes:
     async def changelog(self, name: str, version: str, checksum: str | None) -> Outcome:
         """(the changelog, None) or (None, one line saying why there is none)."""
         if not checksum:
-            return None, (
-                f"neither the registry nor the API publishes a checksum for {name} {version}, so its tarball "
-                "cannot be verified and was not read"
-            )
+            return None, f"no checksum is published for {name} {version}, so its tarball cannot be verified"
         key = self._key(name, version, checksum)
         cached = _decode(self.cache.get(key))
         if cached is not None:

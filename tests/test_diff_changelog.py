@@ -398,6 +398,23 @@ async def test_a_tarball_over_the_size_cap_is_not_downloaded_whole(
     assert "above the 16,777,216-byte cap; it was not read" in part_of(text)
 
 
+async def test_a_registry_entry_without_an_outer_checksum_takes_the_api_s(
+    make_settings: Callable[..., Settings], fake: FakeUpstream
+) -> None:
+    fake.drop_registry_checksum("quillmark", "1.8.0")
+    async with Client(create_server(make_settings("hexpm", registry="auto"))) as c:  # type: ignore[arg-type]
+        text, _ = await call(c, name="quillmark", from_version="1.7.0", to_version="1.8.0")
+    assert part_of(text) == KEEP_A_CHANGELOG_PART
+    assert fake.count("/api") == fake.count("/api/packages/quillmark/releases/1.8.0") == 1
+    async with Client(create_server(make_settings("hexpm", registry="only"))) as c:  # type: ignore[arg-type]
+        text, _ = await call(c, name="quillmark", from_version="1.7.0", to_version="1.8.0")
+    assert part_of(text) == (
+        "changelog: not shown — no checksum is published for quillmark 1.8.0, so its tarball cannot be verified "
+        "· see hex.pm: https://hex.pm/packages/quillmark"
+    )
+    assert fake.count("/api") == 1  # mode only never asks the API
+
+
 # -- cache and offline ---------------------------------------------------------------------------------------
 
 
