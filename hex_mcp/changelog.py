@@ -177,8 +177,11 @@ def parse_sections(text: str) -> list[Section]:
     for position, heading in enumerate(headings):
         if heading.version is None:
             continue
-        following = headings[position + 1 :]
-        next_version = next((h for h in following if h.version is not None), None)
+        # Indices, not a slice: a slice per heading copies the rest of the list, which is quadratic in a
+        # changelog of tens of thousands of headings.
+        next_version = next(
+            (headings[i] for i in range(position + 1, len(headings)) if headings[i].version is not None), None
+        )
         if (
             heading.two_part
             and next_version is not None
@@ -189,7 +192,11 @@ def parse_sections(text: str) -> list[Section]:
         ):
             continue  # groups the patch releases below it
         end = next(
-            (h for h in following if h.version is not None or h.level <= heading.level),
+            (
+                headings[i]
+                for i in range(position + 1, len(headings))
+                if headings[i].version is not None or headings[i].level <= heading.level
+            ),
             None,
         )
         body_end = end.start if end is not None else len(lines)

@@ -15,13 +15,24 @@ from hex_mcp.models import ChangelogSection, ChangelogStatus, ChangelogView
 from hex_mcp.tarball import ChangelogFile
 from hex_mcp.versions import Version
 
-__all__ = ["MAX_TOKENS_DEFAULT", "MAX_TOKENS_MAX", "MAX_TOKENS_MIN", "changelog_header", "changelog_view"]
+__all__ = [
+    "MAX_SECTIONS",
+    "MAX_TOKENS_DEFAULT",
+    "MAX_TOKENS_MAX",
+    "MAX_TOKENS_MIN",
+    "changelog_header",
+    "changelog_view",
+    "fallback_link",
+]
 
 MAX_TOKENS_DEFAULT = 1_200
 # Below 100 not even the note saying the budget is too small fits beside a header; above 20,000 the answer is
 # a document, not an answer: a narrower version range reads better.
 MAX_TOKENS_MIN = 100
 MAX_TOKENS_MAX = 20_000
+# The newest entries in range that are fitted to the budget. Even 20,000 tokens show far fewer, and fitting costs
+# time with every entry: a changelog of tens of thousands of one-line entries must not stall the answer.
+MAX_SECTIONS = 200
 
 # Link names hex.pm packages use for their source, in the order they are preferred after a "Changelog" link.
 _REPOSITORY_LINKS = ("github", "gitlab", "codeberg", "bitbucket", "sourcehut", "source", "repository")
@@ -39,8 +50,14 @@ def fallback_link(links: Mapping[str, str], package_url: str) -> tuple[str, str]
     return "hex.pm", package_url
 
 
-def changelog_header(file: str, read_from: str, low: str, count: int) -> str:
+def changelog_header(file: str, read_from: str, low: str, count: int, older: str | None = None) -> str:
+    """The part's first line; `older` names the newest entry left out by the MAX_SECTIONS cap, if any."""
     noun = "entry" if count == 1 else "entries"
+    if older is not None:
+        return (
+            f"changelog ({file} of {read_from}) · newest {count} {noun} after {low} (older ones: call hex_diff "
+            f"with to_version={older}):"
+        )
     return f"changelog ({file} of {read_from}) · {count} {noun} after {low}:"
 
 
@@ -79,7 +96,9 @@ def changelog_view(
             file=found.name,
             note=f"{found.name} has no entry after {low} up to {high} (its newest entry is {newest})",
         )
-    header = changelog_header(found.name, high, low, len(chosen))
+    older = chosen[MAX_SECTIONS].version if len(chosen) > MAX_SECTIONS else None
+    chosen = chosen[:MAX_SECTIONS]
+    header = changelog_header(found.name, high, low, len(chosen), older)
     # The header and the newline after it come out of the same budget, so the whole part fits max_tokens.
     reserved = count_tokens(header + "\n")
     budget = max(1, max_tokens - reserved)
@@ -98,5 +117,6 @@ def changelog_view(
         omitted=list(rendered.omitted),
         complete=rendered.complete,
         full_tokens=rendered.full_tokens,
+        older=older,
         text=rendered.text,
     )

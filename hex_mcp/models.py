@@ -299,6 +299,9 @@ class ChangelogView(_Model):
     omitted: list[str] = Field(default_factory=list, description="versions in range with nothing shown")
     complete: bool = Field(default=True, description="every line of every entry in range is shown")
     full_tokens: int | None = Field(default=None, description="the max_tokens that shows every entry whole")
+    older: str | None = Field(
+        default=None, description="newest entry in range left out because only the newest 200 are considered"
+    )
     max_tokens: int
     # What the text answer shows (entries, markers, cut note); the sections above carry the same entries, so it is
     # left out of structured content rather than sent twice.

@@ -525,9 +525,8 @@ def diff(view: DiffView) -> str:
 def changelog(part: ChangelogView) -> str:
     """hex_diff's changelog part: a header line and the entries, or one line saying why none and where to look."""
     if part.status == "shown" and part.file is not None:
-        header = changelog_header(
-            part.file, part.read_from, part.after, len(part.sections) + len(part.omitted)
-        )
+        count = len(part.sections) + len(part.omitted)
+        header = changelog_header(part.file, part.read_from, part.after, count, part.older)
         return f"{header}\n{part.text}"
     where = f" · see {part.link_label}: {part.link}" if part.link else ""
     return f"changelog: not shown — {part.note}{where}"

@@ -466,8 +466,18 @@ class HexService:
             else (view.from_version, view.to_version)
         )
         found, failure = await self.release_notes.changelog(view.name, high, checksums.get(high))
-        part = changelog_view(
-            low=low, high=high, found=found, failure=failure, max_tokens=max_tokens, count_tokens=count_tokens
+        # Splitting and fitting a long changelog takes a while (about a second for 2 MiB of one-line entries):
+        # off the event loop, as the tarball read is.
+        part = await anyio.to_thread.run_sync(
+            functools.partial(
+                changelog_view,
+                low=low,
+                high=high,
+                found=found,
+                failure=failure,
+                max_tokens=max_tokens,
+                count_tokens=count_tokens,
+            )
         )
         if part.status != "shown":
             label, url = await self._changelog_link(view.name, listing)

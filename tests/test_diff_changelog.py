@@ -234,6 +234,22 @@ async def test_gateway_backend_verifies_against_its_checksum(
     assert [s["version"] for s in part["sections"]] == ["1.8.1"]
 
 
+async def test_thousands_of_entries_in_range_are_capped_at_the_newest_200(
+    make_settings: Callable[..., Settings], fake: FakeUpstream
+) -> None:
+    entries = "\n".join(f"## 2.0.{n}\n- Security: fix number {n}.\n" for n in range(3000, 0, -1))
+    fake.set_tarball("tidepool", "2.1.0", hex_tarball({"CHANGELOG.md": f"## 2.1.0\n- Latest.\n\n{entries}"}))
+    async with Client(create_server(make_settings("hexpm"))) as c:  # type: ignore[arg-type]
+        text, part = await call(c, name="tidepool", from_version="2.0.0", to_version="2.1.0", max_tokens=300)
+    assert part_of(text).startswith(
+        "changelog (CHANGELOG.md of 2.1.0) · newest 200 entries after 2.0.0 (older ones: call hex_diff with "
+        "to_version=2.0.2801):\n## 2.0.3000\n"  # security notes first: 2.1.0's one line is not one
+    )
+    assert part["older"] == "2.0.2801"
+    assert len(part["sections"]) + len(part["omitted"]) == 200
+    assert tokens(part_of(text)) <= 300
+
+
 # -- no changelog to show ------------------------------------------------------------------------------------
 
 
