@@ -104,8 +104,8 @@ def changelog_view(
     budget = max(1, max_tokens - reserved)
     rendered = render_sections(chosen, max_tokens=budget, count_tokens=count_tokens, reserved=reserved)
     # Pieces tokenise almost additively; where they join across the header they could differ by a token.
-    while count_tokens(f"{header}\n{rendered.text}") > max_tokens and budget > 1:
-        budget -= 1
+    while (over := count_tokens(f"{header}\n{rendered.text}") - max_tokens) > 0 and budget > 1:
+        budget = max(1, budget - over)
         rendered = render_sections(chosen, max_tokens=budget, count_tokens=count_tokens, reserved=reserved)
     return view(
         "shown",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from hex_mcp import render
 from hex_mcp.changelog_part import changelog_view, fallback_link
@@ -168,3 +170,52 @@ def test_fallback_link_prefers_changelog_then_repository(
     links: dict[str, str], expected: tuple[str, str]
 ) -> None:
     assert fallback_link(links, "https://hex.pm/packages/b") == expected
+
+
+WORDS = st.sampled_from(
+    [
+        "fix",
+        "add",
+        "`Acme.run/2`",
+        "breaking:",
+        "security",
+        "deprecated",
+        "removed",
+        "faster",
+        "the",
+        "option",
+        "é",
+        "日本",
+    ]
+)
+LINES = st.lists(WORDS, min_size=1, max_size=12).map(lambda words: "- " + " ".join(words))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    entries=st.lists(st.lists(LINES, min_size=1, max_size=8), min_size=1, max_size=30),
+    budget=st.integers(min_value=100, max_value=700),
+    sub_headings=st.booleans(),
+)
+def test_any_changelog_part_fits_its_budget(
+    entries: list[list[str]], budget: int, sub_headings: bool
+) -> None:
+    """Whatever the entries, the rendered part (header included) never exceeds max_tokens, and a cut says so."""
+    blocks = []
+    for n, lines in enumerate(entries):
+        body = "\n".join(lines)
+        blocks.append(
+            f"## 1.{len(entries) - n}.0\n" + (f"### Breaking changes\n{body}" if sub_headings else body)
+        )
+    found = ChangelogFile("CHANGELOG.md", "\n\n".join(blocks))
+    part = changelog_view(
+        low="1.0.0",
+        high=f"1.{len(entries)}.0",
+        found=found,
+        failure=None,
+        max_tokens=budget,
+        count_tokens=count_tokens,
+    )
+    text = render.changelog(part)
+    assert tokens(text) <= budget
+    assert part.complete or "call hex_diff with" in text
