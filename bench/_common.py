@@ -21,7 +21,14 @@ from anyio.abc import Process
 from anyio.streams.buffered import BufferedByteReceiveStream
 from mcp.client.stdio import get_default_environment
 
-from evals.runner import REPLAY_TTL_SECONDS, hex_mcp_command, replay_upstream, server_env, stdio_client
+from evals.runner import (
+    REPLAY_TTL_SECONDS,
+    hex_mcp_command,
+    replay_upstream,
+    repo_env,
+    server_env,
+    stdio_client,
+)
 
 __all__ = [
     "BARE_SERVER",
@@ -32,6 +39,7 @@ __all__ = [
     "markdown_table",
     "percentile",
     "replay_upstream",
+    "repo_env",
     "server_env",
     "stdio_client",
     "verdict",

@@ -35,6 +35,7 @@ from bench._common import (
     markdown_table,
     percentile,
     replay_upstream,
+    repo_env,
     server_env,
 )
 
@@ -69,6 +70,7 @@ async def measure(backend: str, rounds: int) -> dict[str, tuple[list[float], lis
             fake.reset()  # also restores the fake's rate-limit window, so no round waits for a reset
             with tempfile.TemporaryDirectory(prefix="hex-mcp-bench-") as tmp:
                 env = server_env(backend, Path(tmp), base_url=base_url, ttl=REPLAY_TTL_SECONDS, replay=True)
+                env.update(repo_env(fake, Path(tmp) / "key"))  # the fake's signed registry: the default path
                 expired = {**env, "HEX_MCP_CACHE_TTL": "0"}
 
                 async def record(run: str, client: RawStdioClient) -> None:

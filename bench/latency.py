@@ -38,6 +38,7 @@ from bench._common import (
     markdown_table,
     percentile,
     replay_upstream,
+    repo_env,
     server_env,
     verdict,
 )
@@ -90,6 +91,7 @@ async def measure(kind: str, rounds: int, backend: str) -> tuple[dict[str, list[
     with replay_upstream() as fake, tempfile.TemporaryDirectory(prefix="hex-mcp-bench-") as tmp:
         base_url = fake.oanor_url if backend == "oanor" else fake.hexpm_url
         env = server_env(backend, Path(tmp), base_url=base_url, ttl=REPLAY_TTL_SECONDS, replay=True)
+        env.update(repo_env(fake, Path(tmp)))  # the fake's signed registry: the default data path
         bare, bare_args = bare_command()
         async with AsyncExitStack() as stack:
             hex_mcp = await stack.enter_async_context(connect(kind, hex_mcp_command(), [], env))

@@ -16,9 +16,9 @@ from pathlib import Path
 import anyio
 
 from bench._common import machine, markdown_table, verdict
-from evals.runner import api_calls
+from evals.runner import TEST_OANOR_KEY, api_calls
 from fakehex.upstream import FakeUpstream
-from hex_mcp.config import Settings
+from hex_mcp.config import Secret, Settings
 from hex_mcp.service import HexService
 
 DEPS = 40
@@ -43,23 +43,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.parse_args(argv)
     rows: list[list[object]] = []
     registry_calls = 0
-    with FakeUpstream() as fake, tempfile.TemporaryDirectory(prefix="hex-mcp-bench-") as tmp:
+    with (
+        FakeUpstream(oanor_key=TEST_OANOR_KEY) as fake,
+        tempfile.TemporaryDirectory(prefix="hex-mcp-bench-") as tmp,
+    ):
         names = sorted(fake.registry.packages)[:DEPS]
         deps = "\n".join(f"{name} 0.1.0" for name in names)
-        for mode in ("off", "auto", "only"):
-            settings = Settings(
-                base_url=fake.hexpm_url,
-                cache_dir=Path(tmp) / mode,
-                registry=mode,  # type: ignore[arg-type]
-                repo_url=fake.repo_url,
-                repo_public_key=fake.repo_public_key_pem,
-            )
-            checked, api, repo, ms = anyio.run(_run, fake, settings, deps)
-            if mode != "off":
-                registry_calls += api
-            rows.append([mode, checked, api, repo, f"{ms:.0f}"])
-    print(f"## hex_outdated on a {len(names)}-dependency list (hex.pm backend, cold cache)\n")
-    print(markdown_table(["HEX_MCP_REGISTRY", "checked", "API calls", "registry reads", "ms"], rows))
+        for backend in ("hexpm", "oanor"):
+            for mode in ("off", "auto", "only"):
+                settings = Settings(
+                    cache_dir=Path(tmp) / backend / mode,
+                    registry=mode,
+                    repo_url=fake.repo_url,
+                    repo_public_key=fake.repo_public_key_pem,
+                    max_rps=0.0,  # the fake needs no pacing
+                    oanor_api_key=Secret(TEST_OANOR_KEY),
+                ).with_backend(backend, fake.oanor_url if backend == "oanor" else fake.hexpm_url)
+                checked, api, repo, ms = anyio.run(_run, fake, settings, deps)
+                if mode != "off":
+                    registry_calls += api
+                rows.append([backend, mode, checked, api, repo, f"{ms:.0f}"])
+    print(f"## hex_outdated on a {len(names)}-dependency list (cold cache)\n")
+    print(
+        markdown_table(["backend", "HEX_MCP_REGISTRY", "checked", "API calls", "registry reads", "ms"], rows)
+    )
     print(
         f"\nAPI calls with the registry reachable (target 0): {registry_calls} — {verdict(registry_calls == 0)}"
     )

@@ -405,6 +405,7 @@ class SuiteOptions:
     on_result: Callable[[CaseResult], None] | None = None
     model: ChatModel | None = None
     max_turns: int = 6
+    registry: str | None = None  # HEX_MCP_REGISTRY for the launched servers; None: the product default
 
 
 def skip_reason(case: Case, options: SuiteOptions) -> str | None:
@@ -463,6 +464,8 @@ async def run_suite(
             env = server_env(backend, cache_dir, base_url=base_url, ttl=options.ttl, replay=fake is not None)
             if fake is not None:  # the fake's repository too, with the key it signs with
                 env.update(repo_env(fake, root))
+            if options.registry is not None:
+                env["HEX_MCP_REGISTRY"] = options.registry
             async with stdio_client(env) as client:
                 for case in mine:
                     if case.id in skips:

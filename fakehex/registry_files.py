@@ -233,8 +233,9 @@ def package_from_api(
     What the API does not carry is filled the way hex.pm's registry builder would, or deterministically: releases
     ascending by SemVer, dependencies sorted by name, `published_at` = the release's `inserted_at`, the inner
     checksum (not in the API) = SHA-256 of "inner:NAME-VERSION". Advisories are the package's non-withdrawn ones,
-    each release pointing at those its release document lists; a package without any gets None there, as reading
-    its file back gives. Versions without a release document are left out.
+    each release pointing at those its release document lists; every release carries `published_at`, so a package
+    without advisories reads back as having none (not as unknown). Versions without a release document are left
+    out.
     """
     name = package["name"]
     advisories = [a for a in package.get("security_advisories", []) if not a.get("withdrawn_at")]
@@ -260,20 +261,15 @@ def package_from_api(
                 retirement=RegistryRetirement(retired["reason"], retired.get("message")) if retired else None,
                 advisory_indexes=tuple(
                     positions[a["id"]] for a in doc.get("security_advisories", []) if a["id"] in positions
-                )
-                if advisories
-                else None,
+                ),
                 published_at=datetime.fromisoformat(doc["inserted_at"].replace("Z", "+00:00")),
             )
         )
-    # With no advisories the file carries no advisory data, which reads back as "unknown" (see RegistryPackage).
     return RegistryPackage(
         name,
         repository,
         tuple(releases),
-        None
-        if not advisories
-        else tuple(
+        tuple(
             RegistryAdvisory(
                 id=a["id"],
                 summary=a["summary"],

@@ -753,6 +753,16 @@ class FakeUpstream:
             self._repo_files[name] = cached  # a benign race at worst signs the same bytes twice
         return cached
 
+    def names_file(self) -> bytes:
+        """The signed `/names` index of every fixture package, built once."""
+        from fakehex.registry_files import names_file, names_from_api
+
+        cached = self._repo_files.get("/names")  # no package name contains a slash
+        if cached is None:
+            cached = names_file(names_from_api(self.registry.packages.values()), self.repo_key)
+            self._repo_files["/names"] = cached
+        return cached
+
     def _repo(self, method: str, path: str, headers: dict[str, str], fault: str | None = None) -> _Response:
         segments = path.split("/")[1:]
         if method in ("GET", "HEAD") and len(segments) == 2 and segments[0] == "tarballs" and not fault:
@@ -761,13 +771,18 @@ class FakeUpstream:
             if body is None:
                 return _Response(403, [("content-type", "application/xml")], b"<Error>AccessDenied</Error>")
             return _Response(200, [("content-type", "application/octet-stream")], body)
-        if method not in ("GET", "HEAD") or len(segments) != 2 or segments[0] != "packages":
+        if method not in ("GET", "HEAD"):
             return _Response(404, [("content-type", "text/plain")], b"not found")
-        name = segments[1]
-        if name not in self.registry.packages:
+        if segments == ["names"]:
+            body = self.names_file()
+        elif len(segments) != 2 or segments[0] != "packages":
+            return _Response(404, [("content-type", "text/plain")], b"not found")
+        elif segments[1] not in self.registry.packages:
             # S3 behind repo.hex.pm answers 403 for a missing object.
             return _Response(403, [("content-type", "application/xml")], b"<Error>AccessDenied</Error>")
-        body = self._faulty_repo_file(name, fault) if fault else self.repo_file(name)
+        else:
+            name = segments[1]
+            body = self._faulty_repo_file(name, fault) if fault else self.repo_file(name)
         etag = '"' + hashlib.md5(body, usedforsecurity=False).hexdigest() + '"'
         base = [("content-type", "application/octet-stream"), ("etag", etag)]
         if headers.get("if-none-match") == etag:

@@ -37,7 +37,7 @@ from hex_mcp.validate import NAME_PATTERN
 from hex_mcp.versions import Version, VersionError
 
 T = TypeVar("T")
-EndpointKind = Literal["package", "releases", "release", "search", "meta", "registry"]
+EndpointKind = Literal["package", "releases", "release", "search", "meta", "registry", "names"]
 GATEWAY_RELEASES_LIMIT = 500
 
 

@@ -421,7 +421,7 @@ class ResponseCache:
 
     def key(self, endpoint: Endpoint) -> str:
         query = urlencode(sorted(endpoint.params))
-        if endpoint.kind == "registry":  # one repository serves both backends: its files are keyed by its URL
+        if endpoint.kind in ("registry", "names"):  # one repository serves both backends: keyed by its URL
             return f"{_ENTRY_PREFIX}registry|{self.settings.repo_url}|{endpoint.path}?{query}"
         return f"{_ENTRY_PREFIX}{self.settings.backend}|{self.settings.base_url}|{endpoint.path}?{query}"
 

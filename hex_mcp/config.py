@@ -64,10 +64,11 @@ class TTLs:
     search: int = 3_600
     meta: int = 86_400
     registry: int = 3_600  # a signed registry file is revalidated with its ETag, so a 304 is cheap
+    names: int = 86_400  # the registry's list of every package name: completions and "did you mean"
 
     @classmethod
     def uniform(cls, seconds: int) -> TTLs:
-        return cls(seconds, seconds, seconds, seconds, seconds, seconds)
+        return cls(seconds, seconds, seconds, seconds, seconds, seconds, seconds)
 
     def for_endpoint(self, kind: EndpointKind) -> int:
         return {
@@ -77,6 +78,7 @@ class TTLs:
             "search": self.search,
             "meta": self.meta,
             "registry": self.registry,
+            "names": self.names,
         }[kind]
 
 
@@ -120,10 +122,7 @@ class Settings:
     auth_token: Secret | None = None
     insecure_no_auth: bool = False
     log_level: LogLevel = "WARNING"
-    # Opt-in for now: from the registry, hex_diff lacks the Elixir requirement and build tools, and advisories read
-    # as "not known" for files that predate them, where the API says "none". `auto` becomes the default once those
-    # answers match the API's.
-    registry: RegistryMode = "off"
+    registry: RegistryMode = "auto"
     repo_url: str = DEFAULT_REPO_URL
     # PEM of the key registry files must be signed with; None: hex.pm's key, embedded in hex_mcp.registry.
     repo_public_key: bytes | None = None

@@ -51,14 +51,18 @@ class NotFound(HexError):
 
 
 class PackageNotFound(NotFound):
-    def __init__(self, name: str) -> None:
+    """`suggestions`: existing names close to `name` (from the registry's name list), best first."""
+
+    def __init__(self, name: str, suggestions: Sequence[str] = ()) -> None:
         lowered = name.lower()
-        hint = f" Did you mean '{lowered}'?" if lowered != name else ""
+        close = list(suggestions) or ([lowered] if lowered != name else [])
+        hint = " Did you mean " + " or ".join(f"'{s}'" for s in close) + "?" if close else ""
         super().__init__(
             f"No package '{name}' on Hex.{hint} Package names are exact and lower-case; "
             f"try hex_search with q='{lowered}' to find the right name."
         )
         self.name = name
+        self.suggestions = tuple(suggestions)
 
 
 class ReleaseNotFound(NotFound):

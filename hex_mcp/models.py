@@ -8,7 +8,7 @@ View models (`*View`) are what a tool returns: already bounded, with a `Freshnes
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,8 +20,21 @@ BackendName = Literal["hexpm", "oanor"]
 BACKEND_NAMES: tuple[BackendName, ...] = ("hexpm", "oanor")
 
 
+def _lean_schema(schema: dict[str, Any]) -> None:
+    """Output schemas without what only costs: every host pays for them in tokens and validation time.
+
+    Titles repeat the key they sit next to ("Name" for `name`), and `"default": null` says nothing about an
+    output. Nullable fields stay `anyOf` branches: a `type` array is less portable (Gemini's schema subset).
+    """
+    schema.pop("title", None)
+    for prop in schema.get("properties", {}).values():
+        prop.pop("title", None)
+        if "default" in prop and prop["default"] is None:
+            del prop["default"]
+
+
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", json_schema_extra=_lean_schema)
 
 
 class Downloads(_Model):
@@ -333,6 +346,10 @@ class DiffView(_Model):
     elixir_to: str | None
     build_tools_from: list[str]
     build_tools_to: list[str]
+    build_facts_known: bool = Field(
+        default=True,
+        description="False when the release documents that carry Elixir/build facts were unreadable",
+    )
     retirements_known: bool
     from_retirement: Retirement | None
     to_retirement: Retirement | None

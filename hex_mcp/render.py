@@ -485,11 +485,14 @@ def diff(view: DiffView) -> str:
             lines.append("- " + " · ".join(_dep(d) for d in removed))
         if changed:
             lines.append("~ " + " · ".join(_dep_change(c) for c in changed))
-    lines.append(
-        _changed("elixir", view.elixir_from or "any", view.elixir_to or "any")
-        + " · "
-        + _changed("build", ", ".join(view.build_tools_from) or "?", ", ".join(view.build_tools_to) or "?")
-    )
+    if view.build_facts_known:
+        lines.append(
+            _changed("elixir", view.elixir_from or "any", view.elixir_to or "any")
+            + " · "
+            + _changed(
+                "build", ", ".join(view.build_tools_from) or "?", ", ".join(view.build_tools_to) or "?"
+            )
+        )
     if not view.retirements_known:
         lines.append(f"retirement: {NOT_VIA_GATEWAY}")
     elif view.from_retirement is None and view.to_retirement is None:

@@ -28,6 +28,7 @@ from mcp.types import (
     TextContent,
     ToolAnnotations,
 )
+from mcp.types import Tool as MCPTool
 from pydantic import BaseModel, Field, WithJsonSchema
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -53,16 +54,9 @@ log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 
 INSTRUCTIONS = """\
-Read-only answers about packages on Hex (hex.pm), the Elixir, Erlang and Gleam registry.
-- What is package X, how popular, who owns it, latest stable version, mix.exs line → hex_package
-- Which versions exist, which match a requirement like "~> 1.7" → hex_releases
-- Dependencies, Elixir requirement, build tools, checksum, retirement or advisories of one version → hex_release
-  (version may be omitted for the latest stable release, or be a requirement)
-- Find packages by topic or name; who depends on X (q="depends:X") → hex_search
-- What changes between two versions (changelog, deps, Elixir, retirement, advisories, code diff) → hex_diff
-- Which deps of a pasted mix.lock / mix.exs are outdated, retired or vulnerable → hex_outdated
-- Which backend, cache and quota this server uses → hex_meta
-Versions are SemVer; pre-releases are never reported as "latest stable". Every answer ends with its source and age.
+Read-only answers about Hex (hex.pm) packages for Elixir, Erlang and Gleam. Package names are exact and \
+lower-case. A version argument is exact ("1.7.14"), a requirement ("~> 1.7": its highest non-retired match) or \
+"latest" (the default: latest stable, non-retired; pre-releases never count). Answers end with source and age.
 """
 
 # The product's home, as server.json and pyproject.toml name it (a test keeps the three equal).
@@ -97,7 +91,7 @@ PackageName = Annotated[
             "minLength": validate.NAME_MIN,
             "maxLength": validate.NAME_MAX,
             "pattern": validate.NAME_PATTERN,
-            "description": "Exact Hex package name, lower-case (e.g. 'phoenix', 'plug_cowboy').",
+            "description": "e.g. 'plug_cowboy'",
         }
     ),
 ]
@@ -109,7 +103,6 @@ ReleasesLimit = Annotated[
             "minimum": 1,
             "maximum": validate.RELEASES_LIMIT_MAX,
             "default": 50,
-            "description": "How many releases to list, newest first (1-500).",
         }
     ),
 ]
@@ -119,9 +112,7 @@ Requirement = Annotated[
         {
             "type": "string",
             "maxLength": validate.VERSION_MAX,
-            "pattern": validate.REQUIREMENT_PATTERN,
-            "description": "Optional Hex/Elixir version requirement, e.g. '~> 1.7' or '>= 1.2.0 and < 2.0.0': list "
-            "only matching releases and name the highest non-retired match.",
+            "description": "e.g. '~> 1.7' or '>= 1.2.0 and < 2.0.0'",
         }
     ),
     OPTIONAL,
@@ -132,7 +123,7 @@ IncludePre = Annotated[
         {
             "type": "boolean",
             "default": False,
-            "description": "Let pre-releases match the requirement (default false, as Mix does).",
+            "description": "let pre-releases match (Mix does not)",
         }
     ),
 ]
@@ -142,9 +133,6 @@ VersionArg = Annotated[
         {
             "type": "string",
             "maxLength": validate.VERSION_MAX,
-            "pattern": validate.VERSION_OR_REQUIREMENT_PATTERN,
-            "description": "Exact version (strict SemVer, e.g. '1.7.14'), 'latest' or omitted for the latest stable "
-            "non-retired release, or a requirement such as '~> 1.7' to resolve to its highest match.",
         }
     ),
     OPTIONAL,
@@ -156,9 +144,8 @@ SearchQuery = Annotated[
             "type": "string",
             "minLength": 1,
             "maxLength": validate.QUERY_MAX,
-            "description": "Words and/or filters. Free text matches names and descriptions. Filters: "
-            "depends:plug (packages that depend on plug: reverse dependencies), name:phx_* (name with * wildcards "
-            "at start/end), description:json, build_tool:rebar3|mix|gleam. Combine with spaces.",
+            "description": "words and filters: depends:NAME (reverse dependencies), name:phx_* (wildcards), "
+            "description:WORD, build_tool:mix|rebar3|gleam",
         }
     ),
 ]
@@ -170,7 +157,6 @@ SearchPageArg = Annotated[
             "minimum": 1,
             "maximum": validate.SEARCH_PAGE_MAX,
             "default": 1,
-            "description": "1-based page.",
         }
     ),
 ]
@@ -182,7 +168,6 @@ SearchLimit = Annotated[
             "minimum": 1,
             "maximum": validate.SEARCH_LIMIT_MAX,
             "default": 20,
-            "description": "Hits per page (1-100).",
         }
     ),
 ]
@@ -192,8 +177,7 @@ SearchSort = Annotated[
         {
             "type": "string",
             "enum": list(validate.SORTS),
-            "description": "Order (hex.pm backend only): recent_downloads (default: last 90 days), total_downloads, "
-            "name, inserted_at (newest packages), updated_at (recently published). The gateway cannot sort.",
+            "description": "hex.pm only; default recent_downloads (90 days)",
         }
     ),
     OPTIONAL,
@@ -204,9 +188,7 @@ FromVersion = Annotated[
         {
             "type": "string",
             "maxLength": validate.VERSION_MAX,
-            "pattern": validate.VERSION_OR_REQUIREMENT_PATTERN,
-            "description": "The version you start from: exact (e.g. '1.7.14') or a requirement such as '~> 1.7' "
-            "(resolved to its highest non-retired match). 'latest' is not accepted here.",
+            "description": "where you start; not 'latest'",
         }
     ),
 ]
@@ -216,9 +198,7 @@ ToVersion = Annotated[
         {
             "type": "string",
             "maxLength": validate.VERSION_MAX,
-            "pattern": validate.VERSION_OR_REQUIREMENT_PATTERN,
-            "description": "The version you move to: exact, a requirement, or 'latest'/omitted for the latest "
-            "stable non-retired release. May be older than from_version (a downgrade).",
+            "description": "where you go (older: a downgrade)",
         }
     ),
     OPTIONAL,
@@ -231,8 +211,7 @@ ChangelogTokens = Annotated[
             "minimum": MAX_TOKENS_MIN,
             "maximum": MAX_TOKENS_MAX,
             "default": MAX_TOKENS_DEFAULT,
-            "description": "Token budget (o200k) of the changelog part; breaking changes, deprecations, removals "
-            f"and security notes come first ({MAX_TOKENS_MIN}-{MAX_TOKENS_MAX}, default {MAX_TOKENS_DEFAULT:,}).",
+            "description": "o200k tokens for the changelog part",
         }
     ),
 ]
@@ -243,9 +222,7 @@ DepsText = Annotated[
             "type": "string",
             "minLength": 1,
             "maxLength": validate.DEPS_MAX,
-            "description": 'The text of a mix.lock, the deps list of a mix.exs ({:phoenix, "~> 1.7"}, ...), or '
-            "one dependency per line ('jason 1.4.4', 'phoenix ~> 1.7'). git, path and private deps are listed "
-            "as skipped.",
+            "description": "a mix.lock, a mix.exs deps list, or lines like 'jason 1.4.4' / 'phoenix ~> 1.7'",
         }
     ),
 ]
@@ -254,6 +231,26 @@ DepsText = Annotated[
 @dataclass
 class AppState:
     service: HexService
+
+
+class HexMCPServer(MCPServer[AppState]):
+    """`tools/list` without the titles pydantic puts on every argument ("Name" for `name`, "hex_packageArguments"
+    for the whole): each host pays for the definitions on every turn, and a title only repeats its key."""
+
+    async def list_tools(self) -> list[MCPTool]:
+        return [
+            tool.model_copy(update={"input_schema": _untitled(tool.input_schema)})
+            for tool in await super().list_tools()
+        ]
+
+
+def _untitled(schema: dict[str, Any]) -> dict[str, Any]:
+    lean = {k: v for k, v in schema.items() if k != "title"}
+    if "properties" in lean:
+        lean["properties"] = {
+            name: {k: v for k, v in prop.items() if k != "title"} for name, prop in lean["properties"].items()
+        }
+    return lean
 
 
 def _result(view: M, text: str) -> CallToolResult:
@@ -331,9 +328,8 @@ def _service(ctx: Context[AppState]) -> HexService:
 
 
 async def hex_package(name: PackageName, ctx: Context[AppState]) -> Annotated[CallToolResult, PackageView]:
-    """One Hex package: description, latest stable version (and any newer pre-release), newest releases,
-    downloads (all-time, 90 days, week, day), licenses, owners, links, docs, the mix.exs/rebar.config line,
-    retired releases and active security advisories."""
+    """A package: description, latest stable (and newer pre-release), recent releases, downloads, licenses,
+    owners, links, docs, install line, retirements, advisories."""
     view = await _answer(_service(ctx).package(name))
     return _result(view, render.package(view))
 
@@ -345,9 +341,8 @@ async def hex_releases(
     requirement: Requirement = None,
     include_prereleases: IncludePre = False,
 ) -> Annotated[CallToolResult, ReleasesView]:
-    """Release history of a package, newest first by SemVer, with dates; pre-releases and retired releases
-    are marked. With `requirement` (e.g. "~> 1.7") only matching releases are listed and the highest
-    non-retired match is named."""
+    """Release history, newest first, with dates and pre-release/retired marks; with a requirement, only
+    matching releases and the highest non-retired match."""
     view = await _answer(_service(ctx).releases(name, limit, requirement, include_prereleases))
     return _result(view, render.releases(view))
 
@@ -355,9 +350,8 @@ async def hex_releases(
 async def hex_release(
     name: PackageName, ctx: Context[AppState], version: VersionArg = None
 ) -> Annotated[CallToolResult, ReleaseView]:
-    """One release of a package: dependencies (requirement, optional flag), Elixir requirement, build tools,
-    publish date, downloads, checksum, retirement and security advisories. `version` may be exact, omitted
-    or "latest" (latest stable, non-retired), or a requirement like "~> 1.7"."""
+    """One release: dependencies, Elixir requirement, build tools, date, downloads, checksum, retirement,
+    advisories."""
     view = await _answer(_service(ctx).release(name, version))
     return _result(view, render.release(view))
 
@@ -369,16 +363,14 @@ async def hex_search(
     limit: SearchLimit = 20,
     sort: SearchSort = None,
 ) -> Annotated[CallToolResult, SearchView]:
-    """Search Hex packages by words and filters. Reverse dependencies: q="depends:jason". Name patterns:
-    q="name:phoenix_*". Erlang packages: q="build_tool:rebar3 json". Results show latest stable version,
-    all-time and 90-day downloads and last update, so popularity and upkeep can be compared."""
+    """Find packages, and who depends on one (q="depends:jason"); hits show latest stable, downloads and last
+    update, to compare popularity and upkeep."""
     view = await _answer(_service(ctx).search(q, page, limit, sort))
     return _result(view, render.search(view))
 
 
 async def hex_meta(ctx: Context[AppState]) -> Annotated[CallToolResult, MetaView]:
-    """Which backend answers (hex.pm or the Hex API gateway), cache location and hit ratio, upstream calls this
-    month against the quota, the last rate-limit headers, offline mode and cache TTLs."""
+    """This server's backend, cache, registry, monthly quota and rate-limit state."""
     view = await _answer(_service(ctx).meta())
     return _result(view, render.meta(view))
 
@@ -390,21 +382,16 @@ async def hex_diff(
     to_version: ToVersion = None,
     max_tokens: ChangelogTokens = MAX_TOKENS_DEFAULT,
 ) -> Annotated[CallToolResult, DiffView]:
-    """What changes when moving a package from one version to another: the changelog entries in between
-    (breaking changes, deprecations and security notes first), dependencies added, removed or with a new
-    requirement or optional flag, Elixir requirement and build tools, retirement of both ends, security
-    advisories fixed or introduced, how many releases lie between, and the diff.hex.pm code-diff link.
-    Versions may be exact or requirements ("~> 1.7"); to_version defaults to the latest stable."""
+    """What changes between two versions of a package: changelog entries in between (breaking changes,
+    deprecations, security first), dependencies, Elixir requirement, build tools, retirements, advisories fixed
+    or introduced, releases between, code-diff link."""
     view = await _answer(_service(ctx).diff(name, from_version, to_version, max_tokens))
     return _result(view, render.diff(view))
 
 
 async def hex_outdated(deps: DepsText, ctx: Context[AppState]) -> Annotated[CallToolResult, OutdatedView]:
-    """Paste a mix.lock, a mix.exs deps list or 'name version' lines: for every Hex dependency, the
-    current version, latest stable, highest release within the declared requirement, update kind
-    (major/minor/patch), whether the current version is retired, and security advisories affecting it
-    with the first fixed release. One table, problems first. git, path and private deps are listed as
-    skipped."""
+    """Every Hex dependency of a pasted project: current, latest stable and best match within its
+    requirement, update kind, retired or vulnerable current versions; problems first, git/path deps skipped."""
     view = await _answer(_service(ctx).outdated(deps))
     return _result(view, render.outdated(view))
 
@@ -459,7 +446,7 @@ def create_server(
 ) -> MCPServer[AppState]:
     """Build the MCP server; `http_transport` replaces the network in tests."""
     shared = _SharedService(settings, http_transport)
-    mcp: MCPServer[AppState] = MCPServer(
+    mcp = HexMCPServer(
         "hex-mcp",
         title="Hex package registry",
         version=__version__,

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
+import difflib
 import functools
 import logging
 import re
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import anyio
 import httpx2
@@ -40,7 +43,7 @@ from hex_mcp.errors import (
     ReleaseDocMissing,
     ReleaseNotFound,
 )
-from hex_mcp.fetch import CallBudget, Fetched, Fetcher
+from hex_mcp.fetch import PARSED_MEMO_SIZE, CallBudget, Fetched, Fetcher
 from hex_mcp.from_registry import (
     find_release,
     has_all_dates,
@@ -64,7 +67,14 @@ from hex_mcp.models import (
     SearchView,
     SkippedDepView,
 )
-from hex_mcp.registry import RegistryError, RegistryPackage, load_public_key, read_package
+from hex_mcp.registry import (
+    RegistryError,
+    RegistryNames,
+    RegistryPackage,
+    load_public_key,
+    read_names,
+    read_package,
+)
 from hex_mcp.release_notes import ReleaseNotes
 from hex_mcp.resolve import (
     latest_stable,
@@ -92,6 +102,29 @@ PACKAGE_RECENT_RELEASES = 5
 OUTDATED_CONCURRENCY = 8  # parallel lookups per hex_outdated call: fast, yet far from hex.pm's rate window
 COMPLETION_MAX = 100  # MCP caps completion values at 100
 COMPLETION_SEARCH_LIMIT = 50
+SUGGESTIONS_MAX = 3
+SUGGESTION_CUTOFF = 0.75  # difflib ratio: "phoneix" → "phoenix" (0.86) passes, "plug" → "plum" (0.75) too
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def suggests_names(
+    method: Callable[Concatenate[HexService, P], Awaitable[R]],
+) -> Callable[Concatenate[HexService, P], Awaitable[R]]:
+    """An unknown package name in this question's answer gets the closest existing names in its error."""
+
+    @functools.wraps(method)
+    async def wrapper(self: HexService, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await method(self, *args, **kwargs)
+        except PackageNotFound as exc:
+            close = await self.similar_names(exc.name)
+            if not close:
+                raise
+            raise PackageNotFound(exc.name, close) from None
+
+    return wrapper
 
 
 class HexService:
@@ -115,6 +148,10 @@ class HexService:
         self._repo: RepoClient | None = None  # built on the first registry read: mode off never needs it
         self.registry_failed = 0
         self.release_notes = ReleaseNotes(settings, self.cache, http_transport=http_transport)
+        # A verified file's release list, built once per parsed file: the fetch memo hands back the same object
+        # while the file is fresh, and converting phoenix's 171 releases costs over a millisecond.
+        self._listings: dict[str, tuple[RegistryPackage, Package]] = {}
+        self._sorted_names: tuple[RegistryNames, tuple[str, ...]] | None = None
 
     async def aclose(self) -> None:
         await self.upstream.aclose()
@@ -139,17 +176,57 @@ class HexService:
 
     def _read_registry(self, name: str, data: Any) -> RegistryPackage:
         """Verify a signed `/packages/NAME` file (base64 in the cache); runs before caching and on every disk read."""
-        try:
-            body = base64.b64decode(data, validate=True) if isinstance(data, str) else None
-        except binascii.Error:
-            body = None
-        if body is None:  # only an entry written by something else looks like this: drop it and fetch again
-            raise BadResponse(f"The cached registry file for {name} is not base64 text.")
+        body = _signed_bytes(data, f"registry file for {name}")
         try:
             return read_package(body, name=name, public_key=self._repo_key)
         except RegistryError:
             self.registry_failed += 1
             raise
+
+    def _read_names(self, data: Any) -> RegistryNames:
+        """Verify the signed `/names` file, as `_read_registry` does a package file."""
+        body = _signed_bytes(data, "registry name list")
+        try:
+            return read_names(body, public_key=self._repo_key)
+        except RegistryError:
+            self.registry_failed += 1
+            raise
+
+    async def registry_names(self) -> tuple[str, ...] | None:
+        """Every package name, sorted, from the registry's signed `/names` (kept a day); None when the registry
+        is off or the list cannot be had: completions and suggestions are courtesies, never a failed call."""
+        if self.settings.registry == "off":
+            return None
+        try:
+            fetched = await self.registry_fetcher.fetch(Endpoint("names", "/names"), self._read_names)
+        except HexError as exc:
+            log.info("the registry's name list is unavailable: %s", first_sentence(str(exc)))
+            return None
+        listed = fetched.value
+        if self._sorted_names is None or self._sorted_names[0] is not listed:
+            self._sorted_names = (listed, tuple(sorted(listed.names)))
+        return self._sorted_names[1]
+
+    async def similar_names(self, name: str) -> list[str]:
+        """Up to three existing names close to `name` (edit-distance ratio), for "did you mean"."""
+        names = await self.registry_names()
+        if not names:
+            return []
+        wanted = name.lower()
+        # Only names of a near length can score above the cutoff; skipping the rest keeps 20,000 names cheap.
+        near = [n for n in names if abs(len(n) - len(wanted)) <= max(2, len(wanted) // 4)]
+        return difflib.get_close_matches(wanted, near, n=SUGGESTIONS_MAX, cutoff=SUGGESTION_CUTOFF)
+
+    def _registry_listing(self, reg: RegistryPackage) -> Package:
+        hit = self._listings.get(reg.name)
+        if hit is not None and hit[0] is reg:
+            return hit[1]
+        listing = package_from_registry(reg)
+        self._listings.pop(reg.name, None)  # re-insert at the end: insertion order is the eviction order
+        self._listings[reg.name] = (reg, listing)
+        if len(self._listings) > PARSED_MEMO_SIZE:
+            del self._listings[next(iter(self._listings))]
+        return listing
 
     async def _registry(self, name: str) -> Fetched[RegistryPackage]:
         try:
@@ -191,7 +268,7 @@ class HexService:
         reg, note = await self._try_registry(name)
         if reg is None:
             return _noted(await self._releases(name), note)
-        pkg = package_from_registry(reg.value)
+        pkg = self._registry_listing(reg.value)
         if dates and not has_all_dates(reg.value):
             try:
                 pkg = with_dates(pkg, (await self._releases(name)).value)
@@ -229,6 +306,7 @@ class HexService:
 
     # -- tools -------------------------------------------------------------------------------------------
 
+    @suggests_names
     async def package(self, name: str) -> PackageView:
         fetched = await self._package(validate.package_name(name))
         pkg = fetched.value
@@ -257,6 +335,7 @@ class HexService:
             freshness=fetched.freshness,
         )
 
+    @suggests_names
     async def releases(
         self, name: str, limit: int = 50, requirement: str | None = None, include_prereleases: bool = False
     ) -> ReleasesView:
@@ -288,13 +367,14 @@ class HexService:
             freshness=fetched.freshness,
         )
 
+    @suggests_names
     async def release(self, name: str, version: str | None = None) -> ReleaseView:
         """Dependencies, retirement, checksum and date from the registry; the rest from the API document."""
         validate.package_name(name)
         arg = validate.version_arg(version)
         reg, note = await self._try_registry(name)
         if reg is not None:
-            listing = package_from_registry(reg.value)
+            listing = self._registry_listing(reg.value)
         elif needs_release_list(arg):
             listing = (await self._releases(name)).value
         else:
@@ -316,7 +396,7 @@ class HexService:
         rel = find_release(reg.value, version)
         if rel is None:
             raise ReleaseNotFound(
-                reg.value.name, version, nearest_versions(package_from_registry(reg.value), version)
+                reg.value.name, version, nearest_versions(self._registry_listing(reg.value), version)
             )
         try:
             api = await self._release(reg.value.name, version)
@@ -405,6 +485,7 @@ class HexService:
 
     # -- upgrade assistant -------------------------------------------------------------------------------
 
+    @suggests_names
     async def diff(
         self,
         name: str,
@@ -430,15 +511,8 @@ class HexService:
                 f"from_version and to_version are both '{old_arg}': give two different versions to compare."
             )
         reg, note = await self._try_registry(name)
-        if reg is not None:  # one verified file answers everything but the Elixir requirement and build tools
-            view, checksums = self._diff_from_registry(reg, old_arg, new_arg)
-            newer = view.from_version if view.direction == "downgrade" else view.to_version
-            if checksums.get(newer) is None and self.settings.registry != "only":
-                # Registry files from before outer checksums existed: the API's release document has it.
-                try:
-                    checksums[newer] = (await self._release(name, newer)).value.checksum
-                except HexError as exc:
-                    log.info("checksum of %s %s unavailable: %s", name, newer, first_sentence(str(exc)))
+        if reg is not None:
+            view, checksums = await self._diff_from_registry(reg, old_arg, new_arg)
             return await self._with_changelog(view, checksums, None, max_tokens)
         # One read of the release list serves resolution, the count in between and (hex.pm) the advisories.
         listing = _noted(await self._releases(name), note)
@@ -487,9 +561,7 @@ class HexService:
     async def _changelog_link(self, name: str, listing: Package | None) -> tuple[str, str]:
         """Where to read a changelog this server could not: the package's own links (one cached read)."""
         pkg = listing
-        if self.settings.registry == "only":  # the API is not asked in this mode; the registry has no links
-            return "hex.pm", f"https://hex.pm/packages/{name}"
-        if pkg is None or not pkg.links:
+        if pkg is None or not pkg.links:  # the registry has no links: they are an API-only fact
             try:
                 pkg = (await self._package(name)).value
             except HexError as exc:  # a link is a courtesy: the note already says why there is no changelog
@@ -497,32 +569,25 @@ class HexService:
                 return ("hex.pm", f"https://hex.pm/packages/{name}")
         return fallback_link(pkg.links, pkg.html_url or f"https://hex.pm/packages/{name}")
 
-    def _diff_from_registry(
+    async def _diff_from_registry(
         self, reg: Fetched[RegistryPackage], old_arg: VersionArg, new_arg: VersionArg
     ) -> tuple[DiffView, dict[str, str | None]]:
-        name = reg.value.name
-        listing = package_from_registry(reg.value)
-        (old, old_requested), (new, new_requested) = pick_two(listing, name, old_arg, new_arg)
-        releases = []
-        for version in (old, new):
-            rel = find_release(reg.value, version)
-            if rel is None:
-                raise ReleaseNotFound(name, version, nearest_versions(listing, version))
-            releases.append(release_from_registry(reg.value, rel))
-        stamp = reg.freshness.model_copy(
-            update={
-                "note": "Elixir requirement and build tools are not in the registry; hex_release has them"
-            }
-        )
+        """Resolution, dependencies and retirements from the signed file; the two API release documents add
+        the Elixir requirement and build tools, as they do for hex_release (and the diff stands without them)."""
+        listing = self._registry_listing(reg.value)
+        (old, old_requested), (new, new_requested) = pick_two(listing, reg.value.name, old_arg, new_arg)
+        old_release = await self._release_with_registry(reg, old)
+        new_release = await self._release_with_registry(reg, new)
         view = build_diff(
             listing,
-            releases[0],
-            releases[1],
+            old_release.value,
+            new_release.value,
             from_requested=old_requested,
             to_requested=new_requested,
-            freshness=stamp,
+            freshness=combined_freshness([old_release.freshness, new_release.freshness]),
         )
-        return view, {r.version: r.checksum for r in releases}
+        # The registry's outer checksum, or the API's for files written before outer checksums existed.
+        return view, {r.version: r.checksum for r in (old_release.value, new_release.value)}
 
     async def outdated(self, deps: str) -> OutdatedView:
         """Check every Hex dependency of a pasted mix.lock / mix.exs / `name version` list in one call."""
@@ -590,13 +655,19 @@ class HexService:
         )
 
     async def complete_package_names(self, prefix: str) -> tuple[list[str], bool]:
-        """Package names starting with `prefix`: cached ones first, then hex.pm's `name:prefix*` search."""
+        """Package names starting with `prefix`: cached ones first, then every name in the registry's list, or
+        (registry off or unreachable) hex.pm's `name:prefix*` search."""
         prefix = prefix.strip().lower()
         if prefix and not _NAME_PREFIX_RE.fullmatch(prefix):
             return [], False
         names = [n for n in self.cached_package_names() if n.startswith(prefix)]
         more = False
-        if prefix:
+        listed = await self.registry_names() if prefix else None
+        if listed is not None:
+            start = bisect.bisect_left(listed, prefix)
+            stop = bisect.bisect_left(listed, prefix + "\U0010ffff")  # past every name with this prefix
+            names += listed[start:stop]
+        elif prefix:
             try:
                 found = await self.search(f"name:{prefix}*", limit=COMPLETION_SEARCH_LIMIT)
             except HexError as exc:  # suggestions are best effort: offline, quota or outage → cache only
@@ -618,6 +689,17 @@ class HexService:
 
 
 _NAME_PREFIX_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+
+def _signed_bytes(data: Any, what: str) -> bytes:
+    """The signed file's bytes from their cached base64 text."""
+    try:
+        body = base64.b64decode(data, validate=True) if isinstance(data, str) else None
+    except binascii.Error:
+        body = None
+    if body is None:  # only an entry written by something else looks like this: drop it and fetch again
+        raise BadResponse(f"The cached {what} is not base64 text.")
+    return body
 
 
 def fallback_note(name: str, exc: HexError) -> str:

@@ -153,6 +153,8 @@ def build_diff(
         deps_removed=[old_deps[n] for n in sorted(old_deps.keys() - new_deps.keys())],
         deps_changed=changed,
         deps_unchanged=len(old_deps.keys() & new_deps.keys()) - len(changed),
+        # Every API release document names its build tools; none on either side means only registry facts came.
+        build_facts_known=bool(old.build_tools or new.build_tools),
         elixir_from=old.elixir_requirement,
         elixir_to=new.elixir_requirement,
         build_tools_from=old.build_tools,

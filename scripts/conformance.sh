@@ -65,7 +65,7 @@ FAKE_URL=$(head -n1 "$WORK/fake.out")
 
 PORT=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 env -u HEX_API_KEY -u OANOR_API_KEY -u HEX_MCP_AUTH_TOKEN \
-  HEX_MCP_BACKEND=hexpm HEX_MCP_BASE_URL="$FAKE_URL/api" HEX_MCP_CACHE_DIR="$WORK/cache" \
+  HEX_MCP_BACKEND=hexpm HEX_MCP_BASE_URL="$FAKE_URL/api" HEX_MCP_REGISTRY=off HEX_MCP_CACHE_DIR="$WORK/cache" \
   "$HEX_MCP" --transport streamable-http --port "$PORT" 2>"$WORK/server.log" &
 PIDS+=($!)
 BASE="http://127.0.0.1:$PORT"

@@ -189,12 +189,12 @@ def _pem(key_size: int = 2048) -> bytes:
 def test_registry_defaults() -> None:
     settings = Settings.from_env({})
     assert (settings.registry, settings.repo_url, settings.repo_public_key) == (
-        "off",
+        "auto",
         "https://repo.hex.pm",
         None,
     )
     assert settings.ttls.registry == 3600
-    assert Settings.from_env({"OANOR_API_KEY": "gw"}).registry == "off"
+    assert Settings.from_env({"OANOR_API_KEY": "gw"}).registry == "auto"  # it saves gateway quota too
 
 
 def test_registry_env_values(tmp_path: Path) -> None:

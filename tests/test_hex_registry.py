@@ -276,12 +276,22 @@ def test_advisory_indexes_accept_mixed_packed_and_unpacked_occurrences(key: rsa.
     assert package.releases[0].advisory_indexes == (2, 0, 1, 1)
 
 
-def test_a_file_without_advisory_data_reads_as_unknown_not_none(key: rsa.RSAPrivateKey) -> None:
-    package = RegistryPackage("p", "hexpm", (rb.release("1.0.0", published_at=PUBLISHED),), None)
+def test_an_old_file_without_advisory_data_reads_as_unknown_not_none(key: rsa.RSAPrivateKey) -> None:
+    package = RegistryPackage("p", "hexpm", (rb.release("1.0.0"),), None)
     decoded = read_package(rb.package_file(package, key), name="p", public_key=key.public_key())
     assert decoded.advisories is None
     assert decoded.releases[0].advisory_indexes is None
-    assert decoded.releases[0].published_at == PUBLISHED
+
+
+def test_a_file_with_published_at_and_no_advisory_has_none(key: rsa.RSAPrivateKey) -> None:
+    # published_at and advisories came with the same builder change: such a file would list advisories.
+    package = RegistryPackage(
+        "p", "hexpm", (rb.release("1.0.0"), rb.release("1.1.0", published_at=PUBLISHED)), None
+    )
+    decoded = read_package(rb.package_file(package, key), name="p", public_key=key.public_key())
+    assert decoded.advisories == ()
+    assert [r.advisory_indexes for r in decoded.releases] == [(), ()]
+    assert decoded.releases[1].published_at == PUBLISHED
 
 
 def test_advisories_known_means_releases_without_indexes_have_none(key: rsa.RSAPrivateKey) -> None:
@@ -706,7 +716,7 @@ def test_registry_files_built_from_the_api_fixtures_read_back_unchanged(key: rsa
         ("0.2.1", None),
         ("0.3.0-rc.1", None),
     ]
-    assert (tiny_slug.advisories, tiny_slug.releases[0].advisory_indexes) == (None, None)
+    assert (tiny_slug.advisories, tiny_slug.releases[0].advisory_indexes) == ((), ())
 
     versions = rb.versions_from_packages(packages)
     assert read_versions(rb.versions_file(versions, key), public_key=public) == versions

@@ -96,20 +96,57 @@ async def test_outdated_spends_no_api_call(
     assert fake.count("/repo") == 10
 
 
-async def test_diff_spends_no_api_call(make_settings: Callable[..., Settings], fake: FakeUpstream) -> None:
-    """The registry file and the release tarball (its changelog) answer hex_diff without the API."""
+async def test_diff_reads_the_registry_and_the_two_release_documents(
+    make_settings: Callable[..., Settings], fake: FakeUpstream
+) -> None:
+    # Resolution, dependencies and retirements from the signed file; the Elixir requirement from the API, as
+    # hex_release does.
+    async with _client(make_settings("hexpm", registry="auto")) as c:
+        text = text_of(
+            await c.call_tool(
+                "hex_diff", {"name": "phoenix", "from_version": "1.6.16", "to_version": "1.7.14"}
+            )
+        )
+    # phoenix's fixture releases ship no tarball: the changelog part asks the repository for one (a 403), then
+    # the package document for its Changelog link.
+    assert (fake.count("/api/packages/phoenix/releases/"), fake.count("/api"), fake.count("/repo")) == (
+        2,
+        3,
+        2,
+    )
+    assert "elixir: ~> 1.9 → ~> 1.11" in text
+    assert split_source(text)[1] == "source: signed Hex registry · live"
+
+
+async def test_diff_stands_on_the_registry_when_the_api_fails(
+    make_settings: Callable[..., Settings], fake: FakeUpstream
+) -> None:
+    fake.add_fault(Fault("status", "/api/", status=503))
+    async with _client(make_settings("hexpm", registry="auto")) as c:
+        text = text_of(
+            await c.call_tool(
+                "hex_diff", {"name": "phoenix", "from_version": "1.6.16", "to_version": "1.7.14"}
+            )
+        )
+    assert "elixir:" not in text
+    assert "phoenix 1.6.16 → 1.7.14" in text
+    assert split_source(text)[1].startswith(
+        "source: signed Hex registry · live · note: the API release document could not be read"
+    )
+
+
+async def test_diff_reads_one_tarball_for_its_changelog(
+    make_settings: Callable[..., Settings], fake: FakeUpstream
+) -> None:
+    """The registry file gives the tarball's checksum; the package document is not needed when it verifies."""
     async with _client(make_settings("hexpm", registry="auto")) as c:
         text = text_of(
             await c.call_tool(
                 "hex_diff", {"name": "quillmark", "from_version": "1.7.0", "to_version": "1.8.0"}
             )
         )
-    assert (fake.count("/api"), fake.count("/repo/packages"), fake.count("/repo/tarballs")) == (0, 1, 1)
+    assert (fake.count("/api"), fake.count("/repo/packages"), fake.count("/repo/tarballs")) == (2, 1, 1)
     assert "changelog (CHANGELOG.md of 1.8.0) · 3 entries after 1.7.0:" in text
-    assert split_source(text)[1] == (
-        "source: signed Hex registry · live · note: Elixir requirement and build tools are not in the "
-        "registry; hex_release has them"
-    )
 
 
 async def test_diff_without_a_changelog_reads_the_links_once(
@@ -123,21 +160,13 @@ async def test_diff_without_a_changelog_reads_the_links_once(
                     "hex_diff", {"name": "phoenix", "from_version": "1.7.0", "to_version": "1.7.14"}
                 )
             )
-    assert (fake.count("/api"), fake.count("/repo/packages")) == (1, 1)
+    # Two release documents and the package document (links), each read once.
+    assert (fake.count("/api"), fake.count("/repo/packages")) == (3, 1)
     assert fake.count("/repo/tarballs/phoenix-1.7.14.tar") == 2  # a missing tarball is asked again next time
     assert (
         "changelog: not shown — the Hex repository has no tarball for phoenix 1.7.14 · see Changelog: "
         "https://hexdocs.pm/phoenix/changelog.html"
     ) in text
-
-
-async def test_diff_changelog_in_mode_only_never_asks_the_api(
-    make_settings: Callable[..., Settings], fake: FakeUpstream
-) -> None:
-    async with _client(make_settings("hexpm", registry="only")) as c:
-        text = text_of(await c.call_tool("hex_diff", {"name": "plainpack", "from_version": "1.0.0"}))
-    assert fake.count("/api") == 0
-    assert "· see hex.pm: https://hex.pm/packages/plainpack" in text
 
 
 async def test_a_304_revalidates_and_meta_counts_it(
@@ -242,7 +271,8 @@ async def test_a_missing_package_in_only_mode(
         result = await c.call_tool("hex_releases", {"name": "no_such_pkg"})
     assert result.is_error
     assert text_of(result).startswith(f"{ERR}No package 'no_such_pkg' on Hex.")
-    assert (fake.count("/api"), fake.count("/repo")) == (0, 1)
+    # its file, then the name list for a "did you mean" (nothing close here)
+    assert (fake.count("/api"), fake.count("/repo/packages"), fake.count("/repo/names")) == (0, 1, 1)
 
 
 async def test_a_missing_package_in_auto_asks_the_api(
@@ -252,4 +282,4 @@ async def test_a_missing_package_in_auto_asks_the_api(
         result = await c.call_tool("hex_releases", {"name": "no_such_pkg"})
     assert result.is_error
     assert text_of(result).startswith(f"{ERR}No package 'no_such_pkg' on Hex.")
-    assert (fake.count("/api"), fake.count("/repo")) == (1, 1)
+    assert (fake.count("/api"), fake.count("/repo/packages"), fake.count("/repo/names")) == (1, 1, 1)

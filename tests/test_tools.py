@@ -28,16 +28,17 @@ async def test_tool_list_schemas_and_annotations(client: Client) -> None:
         assert tool.annotations.destructive_hint is False
         assert tool.output_schema is not None
         assert tool.description and "\n" not in tool.description
-        for name, prop in tool.input_schema.get("properties", {}).items():
-            assert prop.get("description"), f"{tool.name}.{name} has no description"
+        # No titles: pydantic's "Name" for `name` only repeats the key, and every turn pays for it.
+        assert "title" not in tool.input_schema
+        for prop in tool.input_schema.get("properties", {}).values():
+            assert "title" not in prop and "anyOf" not in prop and prop["type"] != "null"
     name_schema = tools["hex_package"].input_schema["properties"]["name"]
     assert name_schema == {
         "type": "string",
         "minLength": 2,
         "maxLength": 100,
         "pattern": "^[A-Za-z][A-Za-z0-9_]*$",
-        "description": "Exact Hex package name, lower-case (e.g. 'phoenix', 'plug_cowboy').",
-        "title": "Name",
+        "description": "e.g. 'plug_cowboy'",
     }
     releases = tools["hex_releases"].input_schema["properties"]
     assert (releases["limit"]["minimum"], releases["limit"]["maximum"], releases["limit"]["default"]) == (
@@ -51,17 +52,39 @@ async def test_tool_list_schemas_and_annotations(client: Client) -> None:
         100,
         20,
     )
-    assert "depends:" in search["q"]["description"] and "build_tool:rebar3" in search["q"]["description"]
+    assert (
+        "depends:NAME" in search["q"]["description"] and "build_tool:mix|rebar3" in search["q"]["description"]
+    )
     assert tools["hex_search"].input_schema["required"] == ["q"]
-    assert "pattern" in tools["hex_release"].input_schema["properties"]["version"]
+    # A version's rules are Elixir's, checked by the service with a message that says what is wrong; a regex in
+    # the schema would cost 80 tokens per parameter and reject without a reason.
+    assert tools["hex_release"].input_schema["properties"]["version"] == {"type": "string", "maxLength": 100}
+
+
+async def test_tool_definitions_and_instructions_fit_the_context_budget(client: Client) -> None:
+    tools = (await client.list_tools()).tools
+    spent = sum(
+        tokens(json.dumps({"name": t.name, "description": t.description, "inputSchema": t.input_schema}))
+        for t in tools
+    )
+    assert spent + tokens(INSTRUCTIONS) <= 1_500, spent
+
+
+async def test_output_schemas_carry_no_titles_or_null_defaults_and_stay_portable(client: Client) -> None:
+    for tool in (await client.list_tools()).tools:
+        text = json.dumps(tool.output_schema)
+        assert '"title"' not in text and '"default": null' not in text, tool.name
+        # Nullable stays anyOf branches: a type array is what the Inspector's --strict check flags.
+        assert '"type": [' not in text, tool.name
 
 
 async def test_server_sends_instructions(settings: Settings) -> None:
     async with Client(create_server(settings), mode="legacy") as c:  # type: ignore[arg-type]
         assert c.instructions == INSTRUCTIONS
         assert c.server_info is not None and c.server_info.name == "hex-mcp"
-    for tool in CORE_TOOLS:
-        assert tool in INSTRUCTIONS
+    # The facts every tool shares are said once, here, and not in each tool's description.
+    for fact in ("lower-case", '"~> 1.7"', '"latest"', "pre-releases never count"):
+        assert fact in INSTRUCTIONS
 
 
 async def test_package(backend_client: Client, backend: str) -> None:

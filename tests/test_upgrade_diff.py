@@ -10,7 +10,18 @@ from mcp import Client
 
 from fakehex.upstream import FakeUpstream
 from hex_mcp import render
-from hex_mcp.models import Advisory, DepChange, Dependency, DiffView, Freshness, Retirement
+from hex_mcp.models import (
+    Advisory,
+    DepChange,
+    Dependency,
+    DiffView,
+    Freshness,
+    Package,
+    Release,
+    ReleaseRef,
+    Retirement,
+)
+from hex_mcp.upgrade import build_diff
 from tests.helpers import tokens
 
 pytestmark = pytest.mark.anyio
@@ -354,3 +365,33 @@ def test_format_gateway_diff_says_what_it_cannot_know() -> None:
 def test_format_hexpm_diff_without_advisory_data_blames_no_gateway() -> None:
     view = _diff_view(advisories_known=False, advisories_fixed=[], advisories_unfixed=[])
     assert "gateway" not in render.diff(view)
+
+
+def test_format_diff_without_build_facts_leaves_the_elixir_line_out() -> None:
+    # Registry facts only (the API release documents were unreadable): no "elixir: any" that would be a guess.
+    view = _diff_view(
+        elixir_to=None,
+        build_tools_from=[],
+        build_tools_to=[],
+        build_facts_known=False,
+        deps_changed=[],
+        advisories_fixed=[],
+        advisories_unfixed=[],
+        to_retirement=None,
+    )
+    assert render.diff(view).splitlines()[2:5] == [
+        "deps: no change (2)",
+        "retired: neither",
+        "advisories: none affect either version",
+    ]
+
+
+def test_build_diff_knows_build_facts_only_from_api_documents() -> None:
+    pkg = Package(name="acme", releases=[ReleaseRef(version="1.0.0"), ReleaseRef(version="1.1.0")])
+    registry_only = [Release(package="acme", version=v) for v in ("1.0.0", "1.1.0")]
+    with_api = [r.model_copy(update={"build_tools": ["mix"]}) for r in registry_only]
+    facts = [
+        build_diff(pkg, *pair, from_requested=None, to_requested=None, freshness=CACHED).build_facts_known
+        for pair in (registry_only, with_api)
+    ]
+    assert facts == [False, True]

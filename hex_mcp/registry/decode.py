@@ -199,8 +199,14 @@ def decode_package(
         raise _missing("the Package", "name")
     if repository is None:
         raise _missing("the Package", "repository")
-    # Advisory data is known only when the file shows some (see RegistryPackage for why absence is ambiguous).
-    known = bool(advisories) or any(indexes is not None for _release, indexes in raw_releases)
+    # Advisory data is known when the file shows some, or when it carries `published_at`: both fields came with
+    # the same registry builder change (2026-05), so a file built since then that lists no advisory has none.
+    # Otherwise absence is ambiguous (see RegistryPackage).
+    known = (
+        bool(advisories)
+        or any(indexes is not None for _release, indexes in raw_releases)
+        or any(release.published_at is not None for release, _indexes in raw_releases)
+    )
     releases = []
     for release, indexes in raw_releases:
         if not known:

@@ -108,11 +108,11 @@ class RegistryRelease:
 class RegistryPackage:
     """Every release of one package, from `/packages/NAME`.
 
-    `advisories` is None unless the file shows it was written by a builder that knows about advisories, which is
-    the case when it lists at least one advisory or one release carries advisory indexes. A file rebuilt since
-    2026-05 for a package with no advisories looks on the wire exactly like an older file (an empty repeated field
-    is simply not written), so "no advisories" cannot be told apart from "not recorded" and reads as None. When
-    `advisories` is known, releases without indexes get `advisory_indexes == ()`; otherwise None.
+    `advisories` is None unless the file shows it was written by a builder that knows about advisories: it lists
+    at least one advisory, one release carries advisory indexes, or one release carries `published_at` (added by
+    the same 2026-05 builder change). An empty repeated field is simply not written, so an older file without
+    any of these cannot tell "no advisories" from "not recorded" and reads as None. When `advisories` is known,
+    releases without indexes get `advisory_indexes == ()`; otherwise None.
     """
 
     name: str
