@@ -98,7 +98,7 @@ ELIXIR_STYLE = """\
 ## v1.7.3 (2025-04-22)
 
   * Security fixes
-    * Verify the peer certificate's host name by default (CVE-2025-0001); connections to a host whose
+    * Verify the peer certificate's host name by default (CVE-2099-0001); connections to a host whose
       certificate names another host now fail
 
 ## v1.7.2 (2025-02-11)
