@@ -24,9 +24,9 @@ from mcp import Client
 
 from fakehex import changelogs
 from fakehex.tarballs import Entry, gzip, hex_tarball, many_members_tar, zero_member_gz
-from fakehex.upstream import FakeUpstream
+from fakehex.upstream import FakeUpstream, Fault
 from hex_mcp import tokens as product_tokens
-from hex_mcp.config import Settings, TTLs
+from hex_mcp.config import Secret, Settings, TTLs
 from hex_mcp.server import create_server
 from tests.helpers import _o200k, text_of, tokens
 
@@ -422,6 +422,34 @@ async def test_a_registry_entry_without_an_outer_checksum_takes_the_api_s(
         text, _ = await call(c, name="quillmark", from_version="1.7.0", to_version="1.8.0")
     assert part_of(text) == KEEP_A_CHANGELOG_PART
     assert fake.count("/api/packages/quillmark/releases/1.8.0") == 1
+
+
+async def test_network_faults_on_the_tarball_are_one_note_and_never_followed(
+    make_settings: Callable[..., Settings], fake: FakeUpstream
+) -> None:
+    """A redirect is not followed, a 5xx or a cut body is a note; the tarball request never carries the API key."""
+    settings = make_settings("hexpm", hex_api_key=Secret("0123456789abcdef0123456789abcdef"))
+    expected = {
+        "redirect": "the release tarball could not be fetched: The Hex repository ({repo}) answered with a "
+        "redirect (HTTP 302), which is not followed",
+        "status": "the release tarball could not be fetched: The Hex repository ({repo}) failed on its side "
+        "(HTTP 503)",
+        "truncated": "the release tarball could not be fetched: The Hex repository ({repo}) broke off its answer "
+        "(RemoteProtocolError)",
+    }
+    async with Client(create_server(settings)) as c:  # type: ignore[arg-type]
+        for kind, note in expected.items():
+            fake.add_fault(
+                Fault(kind, "/repo/tarballs/", times=1, **({"status": 503} if kind == "status" else {}))
+            )
+            text, part = await call(c, name="quillmark", from_version="1.7.0", to_version="1.8.0")
+            assert part["status"] == "unavailable", kind
+            assert part_of(text).startswith(f"changelog: not shown — {note.format(repo=fake.repo_url)}"), text
+            assert "code diff: https://diff.hex.pm/diff/quillmark/1.7.0..1.8.0\n" in text
+    tarball_hits = [h for h in fake.hits if h.path.startswith("/repo/tarballs/")]
+    assert len(tarball_hits) == 3
+    assert not any("authorization" in h.headers for h in tarball_hits)
+    assert fake.count("/evil") == 0
 
 
 # -- cache and offline ---------------------------------------------------------------------------------------
