@@ -56,7 +56,7 @@ TOOL_BUDGETS: dict[str, int] = {
     "hex_release": 350,
     "hex_search": 700,
     "hex_meta": 250,
-    "hex_diff": 350,
+    "hex_diff": 350 + 1_200,  # the metadata diff, plus the changelog part's own budget (max_tokens' default)
     "hex_outdated": 900,
     "hex_plan": 900,
 }

@@ -11,7 +11,7 @@ import hashlib
 import io
 import tarfile
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 DEFAULT_METADATA = b'{<<"name">>,<<"demo">>}.\n{<<"version">>,<<"1.0.0">>}.\n'
@@ -75,6 +75,27 @@ def many_members_tar(count: int) -> bytes:
         header[148:156] = f"{sum(header):06o}\x00 ".encode()
         blocks.append(bytes(header))
     return b"".join(blocks) + b"\x00" * 1024
+
+
+def zero_member_gz(name: str, size: int, prefix: Iterable[Entry] = ()) -> bytes:
+    """A gzipped contents tar whose member ``name`` is ``size`` zero bytes, compressed as a stream (a gzip bomb
+    when ``size`` is large: 32 MiB of zeros gzip to about 32 KB)."""
+    head = contents_tar(list(prefix))[: -1024 * 2]  # drop the end-of-archive blocks (tarfile pads further)
+    head = head.rstrip(b"\x00")
+    head += b"\x00" * (-len(head) % 512)
+    info = tarfile.TarInfo(name)
+    info.size = size
+
+    def chunks() -> Iterator[bytes]:
+        yield head
+        yield info.tobuf(format=tarfile.USTAR_FORMAT)
+        block = b"\x00" * (1 << 20)
+        for _ in range(size >> 20):
+            yield block
+        yield b"\x00" * (size & ((1 << 20) - 1))
+        yield b"\x00" * (-size % 512 + 1024)
+
+    return gzip(chunks(), level=9)
 
 
 def hex_tarball(

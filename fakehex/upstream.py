@@ -37,6 +37,8 @@ from types import TracebackType
 from typing import Any, NamedTuple
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from fakehex import changelogs
+
 DEFAULT_FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 HEXPM_PREFIX = "/api"
@@ -251,7 +253,10 @@ def _digest(*parts: str) -> int:
 
 
 def synthetic_checksum(name: str, version: str) -> str:
-    """Checksum of a release that has no recorded fixture: sha256 of name + version."""
+    """Checksum of a release that has no recorded fixture: sha256 of name + version, or, for a package whose
+    releases ship a tarball (fakehex.changelogs), the SHA-256 of that tarball."""
+    if changelogs.has_tarballs(name):
+        return changelogs.checksum(name, version)
     return hashlib.sha256(f"{name}{version}".encode()).hexdigest()
 
 
@@ -514,6 +519,8 @@ class _Registry:
             return None
         recorded = self.releases.get(name, {})
         if version in recorded:
+            if changelogs.has_tarballs(name):  # the bytes served decide, whichever zlib built the fixtures
+                return {**recorded[version], "checksum": changelogs.checksum(name, version)}
             return recorded[version]
         if all(item["version"] != version for item in package["releases"]):
             return None
@@ -652,6 +659,10 @@ class FakeUpstream:
         self.repo_url = ""
         self._repo_key: Any = None  # an RSA private key, made on first use (fakehex.registry_files)
         self._repo_files: dict[str, bytes] = {}
+        # (name, version) -> (tarball served, checksum published): hostile or altered tarballs set by tests.
+        self._tarballs: dict[tuple[str, str], tuple[bytes, str]] = {}
+        # Releases whose registry entry lacks the outer checksum, as in files written before it existed.
+        self._no_outer_checksum: set[tuple[str, str]] = set()
 
     # ---- the Hex repository
 
@@ -679,6 +690,41 @@ class FakeUpstream:
         path.write_bytes(self.repo_public_key_pem)
         return path
 
+    def set_tarball(self, name: str, version: str, body: bytes, *, checksum: str | None = None) -> None:
+        """Serve `body` as the tarball of `name` `version` and publish `checksum` for it (default: its SHA-256)
+        in the API's release document and the registry file, until `reset`."""
+        with self._lock:
+            self._tarballs[(name, version)] = (body, checksum or hashlib.sha256(body).hexdigest())
+            self._repo_files.pop(name, None)
+
+    def drop_registry_checksum(self, name: str, version: str) -> None:
+        """Leave the outer checksum out of `version`'s entry in the registry file of `name`, until `reset`."""
+        with self._lock:
+            self._no_outer_checksum.add((name, version))
+            self._repo_files.pop(name, None)
+
+    def tarball(self, name: str, version: str) -> bytes | None:
+        """The tarball served for a release: one set by a test, else the package's own, else None."""
+        with self._lock:
+            override = self._tarballs.get((name, version))
+        if override is not None:
+            return override[0]
+        package = self.registry.packages.get(name)
+        if package is None or not changelogs.has_tarballs(name):
+            return None
+        if all(item["version"] != version for item in package["releases"]):
+            return None
+        return changelogs.tarball(name, version)
+
+    def release_doc(self, name: str, version: str) -> dict[str, Any] | None:
+        """The release document served, with the checksum a test published for an altered tarball."""
+        release = self.registry.release(name, version)
+        with self._lock:
+            override = self._tarballs.get((name, version))
+        if release is None or override is None:
+            return release
+        return {**release, "checksum": override[1]}
+
     def registry_package(self, name: str, *, repository: str = "hexpm", as_name: str | None = None) -> Any:
         """The registry view of a fixture package (a `RegistryPackage`), optionally renamed or re-homed."""
         import dataclasses
@@ -686,7 +732,15 @@ class FakeUpstream:
         from fakehex.registry_files import package_from_api
 
         package = self.registry.packages[name]
-        pkg = package_from_api(package, lambda v: self.registry.release(name, v), repository=repository)
+        pkg = package_from_api(package, lambda v: self.release_doc(name, v), repository=repository)
+        with self._lock:
+            dropped = {version for (package_name, version) in self._no_outer_checksum if package_name == name}
+        if dropped:
+            releases = tuple(
+                dataclasses.replace(r, outer_checksum=None) if r.version in dropped else r
+                for r in pkg.releases
+            )
+            pkg = dataclasses.replace(pkg, releases=releases)
         return dataclasses.replace(pkg, name=as_name) if as_name is not None else pkg
 
     def repo_file(self, name: str) -> bytes:
@@ -711,6 +765,12 @@ class FakeUpstream:
 
     def _repo(self, method: str, path: str, headers: dict[str, str], fault: str | None = None) -> _Response:
         segments = path.split("/")[1:]
+        if method in ("GET", "HEAD") and len(segments) == 2 and segments[0] == "tarballs" and not fault:
+            name, _, version = segments[1].removesuffix(".tar").partition("-")
+            body = self.tarball(name, version) if segments[1].endswith(".tar") else None
+            if body is None:
+                return _Response(403, [("content-type", "application/xml")], b"<Error>AccessDenied</Error>")
+            return _Response(200, [("content-type", "application/octet-stream")], body)
         if method not in ("GET", "HEAD"):
             return _Response(404, [("content-type", "text/plain")], b"not found")
         if segments == ["names"]:
@@ -796,6 +856,10 @@ class FakeUpstream:
             self.hits.clear()
             self._faults.clear()
             self.ratelimit = self._fresh_ratelimit()
+            for name, _version in {*self._tarballs, *self._no_outer_checksum}:
+                self._repo_files.pop(name, None)
+            self._tarballs.clear()
+            self._no_outer_checksum.clear()
 
     def add_fault(self, fault: Fault) -> None:
         with self._lock:
@@ -903,7 +967,7 @@ class FakeUpstream:
         if len(segments) == 4 and segments[0] == "packages" and segments[2] == "releases":
             if parse_version(segments[3]) is None:
                 return _hexpm_plain(400, f"invalid version: {segments[3]}", rate)
-            release = self.registry.release(segments[1], segments[3])
+            release = self.release_doc(segments[1], segments[3])
             if release is None:
                 return _hexpm_plain(404, None, rate)
             return _hexpm_ok(hexpm_json(release), release["updated_at"], headers, rate)
@@ -958,7 +1022,7 @@ class FakeUpstream:
             return _gateway_error(400, "Missing required parameter: version")
         if parse_version(version) is None:
             return _gateway_error(400, f"invalid version: {version}")
-        release = self.registry.release(name, version)
+        release = self.release_doc(name, version)
         if release is None:
             return _gateway_error(404, "Release not found")
         return self._gateway_ok({"release": gateway_release(name, release)}, "Release retrieved", path, query)

@@ -177,8 +177,11 @@ def parse_sections(text: str) -> list[Section]:
     for position, heading in enumerate(headings):
         if heading.version is None:
             continue
-        following = headings[position + 1 :]
-        next_version = next((h for h in following if h.version is not None), None)
+        # Indices, not a slice: a slice per heading copies the rest of the list, which is quadratic in a
+        # changelog of tens of thousands of headings.
+        next_version = next(
+            (headings[i] for i in range(position + 1, len(headings)) if headings[i].version is not None), None
+        )
         if (
             heading.two_part
             and next_version is not None
@@ -189,7 +192,11 @@ def parse_sections(text: str) -> list[Section]:
         ):
             continue  # groups the patch releases below it
         end = next(
-            (h for h in following if h.version is not None or h.level <= heading.level),
+            (
+                headings[i]
+                for i in range(position + 1, len(headings))
+                if headings[i].version is not None or headings[i].level <= heading.level
+            ),
             None,
         )
         body_end = end.start if end is not None else len(lines)
@@ -436,7 +443,11 @@ class _Fitter:
 
 
 def render_sections(
-    sections: Sequence[Section], *, max_tokens: int, count_tokens: Callable[[str], int]
+    sections: Sequence[Section],
+    *,
+    max_tokens: int,
+    count_tokens: Callable[[str], int],
+    reserved: int = 0,
 ) -> RenderedChangelog:
     """Render ``sections`` (newest first) in at most ``max_tokens`` tokens as counted by ``count_tokens``.
 
@@ -446,12 +457,15 @@ def render_sections(
     all of those fit, every other line, newest section first, until the first that does not fit. A line brings
     its sub-headings and its section's header along. Each shortened section ends with a marker counting the
     lines it hides, and a last line names the sections left out and the ``max_tokens`` that shows everything.
+
+    ``reserved`` is what the caller spends around this text out of the same budget (a header line): it is added
+    to the ``max_tokens`` the cut notes suggest, and to ``full_tokens``.
     """
     blocks = [_blocks(section.body) for section in sections]
     full_texts, full_views, _ = _layout(sections, blocks, None)
     full_text = "\n\n".join(full_texts)
-    full = count_tokens(full_text)
-    if full <= max_tokens:
+    full = count_tokens(full_text) + reserved
+    if full - reserved <= max_tokens:
         return RenderedChangelog(full_text, tuple(full_views), (), complete=True, full_tokens=full)
 
     fitter = _Fitter(sections, blocks, max_tokens, full, count_tokens)
@@ -479,7 +493,7 @@ def render_sections(
         text, views, omitted = fitter.render()
     if count_tokens(text) > max_tokens:
         views, omitted = [], [s.version for s in sections]
-        text = _SHORT_NOTE.format(max_tokens=max_tokens, full=full)
+        text = _SHORT_NOTE.format(max_tokens=max_tokens + reserved, full=full)
         if count_tokens(text) > max_tokens:
             text = ""
     return RenderedChangelog(text, tuple(views), tuple(omitted), complete=False, full_tokens=full)

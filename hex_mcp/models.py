@@ -287,6 +287,44 @@ class DepChange(_Model):
     to_optional: bool
 
 
+class ChangelogSection(_Model):
+    """One release's changelog entry as shown; `text` may end with a "[+N lines not shown]" marker."""
+
+    version: str
+    date: str | None = Field(default=None, description="YYYY-MM-DD when the heading gives one")
+    text: str
+    complete: bool = Field(description="False when lines of this entry were left out to fit max_tokens")
+
+
+ChangelogStatus = Literal["shown", "empty_range", "no_sections", "unavailable"]
+
+
+class ChangelogView(_Model):
+    """The changelog entries between two releases, read from the newer release's verified tarball."""
+
+    status: ChangelogStatus = Field(
+        description="shown: entries below; empty_range: the changelog has no entry in the range; no_sections: "
+        "no version heading could be read; unavailable: no changelog could be read (see note)"
+    )
+    file: str | None = Field(default=None, description="the changelog's path inside the package")
+    read_from: str = Field(description="the release whose tarball was read: entries up to it are shown")
+    after: str = Field(description="entries after this release are shown")
+    sections: list[ChangelogSection] = Field(default_factory=list, description="newest first")
+    omitted: list[str] = Field(default_factory=list, description="versions in range with nothing shown")
+    complete: bool = Field(default=True, description="every line of every entry in range is shown")
+    full_tokens: int | None = Field(default=None, description="the max_tokens that shows every entry whole")
+    older: str | None = Field(
+        default=None, description="newest entry in range left out because only the newest 200 are considered"
+    )
+    max_tokens: int
+    # What the text answer shows (entries, markers, cut note); the sections above carry the same entries, so it is
+    # left out of structured content rather than sent twice.
+    text: str = Field(default="", exclude=True)
+    note: str | None = Field(default=None, description="why nothing is shown, when status is not 'shown'")
+    link: str | None = Field(default=None, description="where to read the changelog instead")
+    link_label: str | None = None
+
+
 class DiffView(_Model):
     name: str
     from_version: str
@@ -321,6 +359,7 @@ class DiffView(_Model):
     advisories_introduced: list[Advisory] = Field(description="affect to_version, not from_version")
     advisories_unfixed: list[Advisory] = Field(description="affect both versions")
     diff_url: str
+    changelog: ChangelogView | None = Field(default=None, description="changelog entries in the range")
     freshness: Freshness
 
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from hex_mcp.backends import backend_for
+from hex_mcp.changelog_part import changelog_header
 from hex_mcp.models import (
     OUTDATED_ORDER,
     Advisory,
     BackendName,
+    ChangelogView,
     DepChange,
     Dependency,
     DiffView,
@@ -520,8 +522,20 @@ def diff(view: DiffView) -> str:
                 lines.append(f"{label} ({len(group)}):")
                 lines.extend(f"- {advisory_text(a)}" for a in group)
     lines.append(f"code diff: {view.diff_url}")
+    if view.changelog is not None:
+        lines.append(changelog(view.changelog))
     lines.append(freshness_line(view.freshness))
     return "\n".join(lines)
+
+
+def changelog(part: ChangelogView) -> str:
+    """hex_diff's changelog part: a header line and the entries, or one line saying why none and where to look."""
+    if part.status == "shown" and part.file is not None:
+        count = len(part.sections) + len(part.omitted)
+        header = changelog_header(part.file, part.read_from, part.after, count, part.older)
+        return f"{header}\n{part.text}"
+    where = f" · see {part.link_label}: {part.link}" if part.link else ""
+    return f"changelog: not shown — {part.note}{where}"
 
 
 def _advisory_short(a: Advisory) -> str:

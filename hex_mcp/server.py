@@ -34,6 +34,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from hex_mcp import __version__, render, tool_schemas, validate
+from hex_mcp.changelog_part import MAX_TOKENS_DEFAULT, MAX_TOKENS_MAX, MAX_TOKENS_MIN
 from hex_mcp.config import Settings
 from hex_mcp.errors import HexError, InvalidInput, NotFound
 from hex_mcp.http_app import auth_options
@@ -203,6 +204,18 @@ ToVersion = Annotated[
     ),
     OPTIONAL,
 ]
+ChangelogTokens = Annotated[
+    int,
+    _param(
+        {
+            "type": "integer",
+            "minimum": MAX_TOKENS_MIN,
+            "maximum": MAX_TOKENS_MAX,
+            "default": MAX_TOKENS_DEFAULT,
+            "description": "o200k tokens for the changelog part",
+        }
+    ),
+]
 DepsText = Annotated[
     str,
     _param(
@@ -370,11 +383,16 @@ async def hex_meta(ctx: Context[AppState]) -> Annotated[CallToolResult, MetaView
 
 
 async def hex_diff(
-    name: PackageName, from_version: FromVersion, ctx: Context[AppState], to_version: ToVersion = None
+    name: PackageName,
+    from_version: FromVersion,
+    ctx: Context[AppState],
+    to_version: ToVersion = None,
+    max_tokens: ChangelogTokens = MAX_TOKENS_DEFAULT,
 ) -> Annotated[CallToolResult, DiffView]:
-    """What changes between two versions of a package: dependencies, Elixir requirement, build tools,
-    retirements, advisories fixed or introduced, releases between, code-diff link."""
-    view = await _answer(_service(ctx).diff(name, from_version, to_version))
+    """What changes between two versions of a package: changelog entries in between (breaking changes,
+    deprecations, security first), dependencies, Elixir requirement, build tools, retirements, advisories fixed
+    or introduced, releases between, code-diff link."""
+    view = await _answer(_service(ctx).diff(name, from_version, to_version, max_tokens))
     return _result(view, render.diff(view))
 
 

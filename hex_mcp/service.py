@@ -24,6 +24,13 @@ import httpx2
 from hex_mcp import __version__, validate
 from hex_mcp.backends import Endpoint, segment
 from hex_mcp.cache import ResponseCache
+from hex_mcp.changelog_part import (
+    MAX_TOKENS_DEFAULT,
+    MAX_TOKENS_MAX,
+    MAX_TOKENS_MIN,
+    changelog_view,
+    fallback_link,
+)
 from hex_mcp.config import Settings
 from hex_mcp.deps_input import DepsInputError, DepSpec, parse_deps
 from hex_mcp.errors import (
@@ -73,6 +80,7 @@ from hex_mcp.registry import (
     read_names,
     read_package,
 )
+from hex_mcp.release_notes import ReleaseNotes
 from hex_mcp.resolve import (
     latest_stable,
     matches,
@@ -84,6 +92,7 @@ from hex_mcp.resolve import (
     retired_above,
 )
 from hex_mcp.text import first_sentence, shorten
+from hex_mcp.tokens import count_tokens
 from hex_mcp.upgrade import (
     DepCheck,
     build_diff,
@@ -153,6 +162,7 @@ class HexService:
         self._http_transport = http_transport
         self._repo: RepoClient | None = None  # built on the first registry read: mode off never needs it
         self.registry_failed = 0
+        self.release_notes = ReleaseNotes(settings, self.cache, http_transport=http_transport)
         # A verified file's release list, built once per parsed file: the fetch memo hands back the same object
         # while the file is fresh, and converting phoenix's 171 releases costs over a millisecond.
         self._listings: dict[str, tuple[RegistryPackage, Package]] = {}
@@ -164,6 +174,7 @@ class HexService:
             await self._repo.aclose()
         if self.shared is not None:
             await self.shared.aclose()
+        await self.release_notes.aclose()
         self.cache.close()
 
     @functools.cached_property
@@ -497,11 +508,21 @@ class HexService:
     # -- upgrade assistant -------------------------------------------------------------------------------
 
     @suggests_names
-    async def diff(self, name: str, from_version: str, to_version: str | None = None) -> DiffView:
-        """What changes between two releases; either end may be a requirement, `to_version` also "latest"."""
+    async def diff(
+        self,
+        name: str,
+        from_version: str,
+        to_version: str | None = None,
+        max_tokens: int = MAX_TOKENS_DEFAULT,
+    ) -> DiffView:
+        """What changes between two releases; either end may be a requirement, `to_version` also "latest".
+
+        The changelog entries in between, from the newer release's verified tarball, fill at most `max_tokens`.
+        """
         validate.package_name(name)
         old_arg = validate.version_arg(from_version, "from_version")
         new_arg = validate.version_arg(to_version, "to_version")
+        validate.bounded(max_tokens, "max_tokens", MAX_TOKENS_MIN, MAX_TOKENS_MAX)
         if isinstance(old_arg, Latest):
             raise InvalidInput(
                 "from_version must be the version you start from (e.g. 1.7.14) or a requirement such as "
@@ -513,13 +534,14 @@ class HexService:
             )
         reg, note = await self._try_registry(name)
         if reg is not None:
-            return await self._diff_from_registry(reg, old_arg, new_arg)
+            view, checksums = await self._diff_from_registry(reg, old_arg, new_arg)
+            return await self._with_changelog(view, checksums, None, max_tokens)
         # One read of the release list serves resolution, the count in between and (hex.pm) the advisories.
         listing = _noted(await self._releases(name), note)
         (old, old_requested), (new, new_requested) = pick_two(listing.value, name, old_arg, new_arg)
         old_release = await self._release(name, old)
         new_release = await self._release(name, new)
-        return build_diff(
+        view = build_diff(
             listing.value,
             old_release.value,
             new_release.value,
@@ -527,17 +549,58 @@ class HexService:
             to_requested=new_requested,
             freshness=combined_freshness([listing.freshness, old_release.freshness, new_release.freshness]),
         )
+        checksums = {r.version: r.checksum for r in (old_release.value, new_release.value)}
+        return await self._with_changelog(view, checksums, listing.value, max_tokens)
+
+    async def _with_changelog(
+        self, view: DiffView, checksums: dict[str, str | None], listing: Package | None, max_tokens: int
+    ) -> DiffView:
+        """`view` with the changelog entries after the older release, read from the newer one's tarball."""
+        low, high = (
+            (view.to_version, view.from_version)
+            if view.direction == "downgrade"
+            else (view.from_version, view.to_version)
+        )
+        found, failure = await self.release_notes.changelog(view.name, high, checksums.get(high))
+        # Splitting and fitting a long changelog takes a while (about a second for 2 MiB of one-line entries):
+        # off the event loop, as the tarball read is.
+        part = await anyio.to_thread.run_sync(
+            functools.partial(
+                changelog_view,
+                low=low,
+                high=high,
+                found=found,
+                failure=failure,
+                max_tokens=max_tokens,
+                count_tokens=count_tokens,
+            )
+        )
+        if part.status != "shown":
+            label, url = await self._changelog_link(view.name, listing)
+            part = part.model_copy(update={"link": url, "link_label": label})
+        return view.model_copy(update={"changelog": part})
+
+    async def _changelog_link(self, name: str, listing: Package | None) -> tuple[str, str]:
+        """Where to read a changelog this server could not: the package's own links (one cached read)."""
+        pkg = listing
+        if pkg is None or not pkg.links:  # the registry has no links: they are an API-only fact
+            try:
+                pkg = (await self._package(name)).value
+            except HexError as exc:  # a link is a courtesy: the note already says why there is no changelog
+                log.info("links of %s unavailable: %s", name, first_sentence(str(exc)))
+                return ("hex.pm", f"https://hex.pm/packages/{name}")
+        return fallback_link(pkg.links, pkg.html_url or f"https://hex.pm/packages/{name}")
 
     async def _diff_from_registry(
         self, reg: Fetched[RegistryPackage], old_arg: VersionArg, new_arg: VersionArg
-    ) -> DiffView:
+    ) -> tuple[DiffView, dict[str, str | None]]:
         """Resolution, dependencies and retirements from the signed file; the two API release documents add
         the Elixir requirement and build tools, as they do for hex_release (and the diff stands without them)."""
         listing = self._registry_listing(reg.value)
         (old, old_requested), (new, new_requested) = pick_two(listing, reg.value.name, old_arg, new_arg)
         old_release = await self._release_with_registry(reg, old)
         new_release = await self._release_with_registry(reg, new)
-        return build_diff(
+        view = build_diff(
             listing,
             old_release.value,
             new_release.value,
@@ -545,6 +608,8 @@ class HexService:
             to_requested=new_requested,
             freshness=combined_freshness([old_release.freshness, new_release.freshness]),
         )
+        # The registry's outer checksum, or the API's for files written before outer checksums existed.
+        return view, {r.version: r.checksum for r in (old_release.value, new_release.value)}
 
     async def outdated(self, deps: str) -> OutdatedView:
         """Check every Hex dependency of a pasted mix.lock / mix.exs / `name version` list in one call."""

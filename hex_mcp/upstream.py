@@ -32,6 +32,7 @@ from hex_mcp.errors import (
     UpstreamUnavailable,
 )
 from hex_mcp.registry import PACKAGE_MAX_BYTES
+from hex_mcp.tarball import TarLimits
 
 if TYPE_CHECKING:
     from hex_mcp.redis_store import RedisStore
@@ -407,6 +408,39 @@ class RepoClient(UpstreamClient):
             )
         if status in (403, 404):  # the CDN answers 403 for a file that does not exist, as Hex itself reads it
             raise NotFound(f"{self.label} has no such file (HTTP {status}).")
+        if 300 <= status < 400:
+            raise BadResponse(
+                f"{self.label} answered with a redirect (HTTP {status}), which is not followed. Check "
+                "HEX_MCP_REPO_URL: it must be the repository root itself (default https://repo.hex.pm)."
+            )
+        raise self._status_error(status, response.headers, None)
+
+
+class TarballClient(RepoClient):
+    """GETs release tarballs (`/tarballs/NAME-VERSION.tar`) from the same repository, as raw bytes.
+
+    RepoClient's repository URL, mirror, deadline, retries and no-key rule, with the tarball's own body cap (hex.pm
+    accepts none larger). The bytes are never cached or written anywhere: the caller verifies their SHA-256 and
+    keeps only what it read from them.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        http_transport: httpx2.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Any] = anyio.sleep,
+    ) -> None:
+        super().__init__(settings, http_transport=http_transport, sleep=sleep)
+        self.max_body = TarLimits().max_tarball_bytes
+
+    def _interpret(self, response: httpx2.Response, body: bytes) -> UpstreamResponse:
+        status = response.status_code
+        if 200 <= status < 300:
+            self.fetched += 1
+            return UpstreamResponse(status, body, None)
+        if status in (403, 404):
+            raise NotFound(f"{self.label} has no such tarball (HTTP {status}).")
         if 300 <= status < 400:
             raise BadResponse(
                 f"{self.label} answered with a redirect (HTTP {status}), which is not followed. Check "

@@ -39,6 +39,7 @@ def server_env(fake: FakeUpstream, backend: str, cache_dir: Path) -> dict[str, s
         "HEX_MCP_BACKEND": backend,
         "HEX_MCP_BASE_URL": fake.oanor_url if backend == "oanor" else fake.hexpm_url,
         "HEX_MCP_REGISTRY": "off",  # these pin the API path; no launched server may reach repo.hex.pm
+        "HEX_MCP_REPO_URL": fake.repo_url,  # nor its tarballs (hex_diff's changelog)
         "HEX_MCP_CACHE_DIR": str(cache_dir),
         "HEX_MCP_MAX_RPS": "0",
         "PATH": os.environ.get("PATH", ""),

@@ -64,7 +64,7 @@ def settings_for(backend: str, fake: FakeUpstream, cache_dir: Path, registry: st
         timeout=5.0,
         ttls=TTLs.uniform(86_400),
         max_rps=0.0,
-        repo_url=fake.repo_url,
+        repo_url=fake.repo_url,  # the fake's signed registry and tarballs, as `python -m evals` uses
         repo_public_key=fake.repo_public_key_pem,
         **({} if registry is None else {"registry": registry}),
     )

@@ -536,6 +536,53 @@ def test_the_repository_serves_signed_files_that_agree_with_the_api(
     assert client.get(fake.repo_url + "/packages/no_such_pkg").status_code == 403
 
 
+def test_release_tarballs_match_the_api_and_registry_checksums(
+    fake: FakeUpstream, client: httpx2.Client
+) -> None:
+    """Every release of a package with tarballs: the served bytes hash to the API's checksum (both API shapes)
+    and to the signed registry's outer checksum; other releases have no tarball (403, as S3 answers)."""
+    from fakehex import changelogs
+    from hex_mcp.registry import load_public_key, read_package
+
+    key = load_public_key(fake.repo_public_key_pem)
+    checked = 0
+    for name in changelogs.CHANGELOGS:
+        outer = {
+            r.version: r.outer_checksum.hex() if r.outer_checksum else None
+            for r in read_package(
+                client.get(f"{fake.repo_url}/packages/{name}").content, name=name, public_key=key
+            ).releases
+        }
+        for item in fake.registry.packages[name]["releases"]:
+            version = item["version"]
+            body = client.get(f"{fake.repo_url}/tarballs/{name}-{version}.tar").content
+            digest = hashlib.sha256(body).hexdigest()
+            api = client.get(f"{fake.hexpm_url}/packages/{name}/releases/{version}").json()["checksum"]
+            gateway = client.get(
+                f"{fake.oanor_url}/v1/release",
+                params={"name": name, "version": version},
+                headers={"x-oanor-key": "test-oanor-key"},
+            ).json()["data"]["release"]["checksum"]
+            assert digest == api == gateway == outer[version], (name, version)
+            checked += 1
+    assert checked > 30
+    assert client.get(f"{fake.repo_url}/tarballs/jason-1.4.4.tar").status_code == 403
+    assert client.get(f"{fake.repo_url}/tarballs/quillmark-9.9.9.tar").status_code == 403
+    assert client.get(f"{fake.repo_url}/tarballs/quillmark-1.8.0.tgz").status_code == 403
+
+
+def test_a_test_can_replace_a_tarball_and_its_published_checksum(
+    fake: FakeUpstream, client: httpx2.Client
+) -> None:
+    fake.set_tarball("quillmark", "1.8.0", b"not the release", checksum="ab" * 32)
+    assert client.get(f"{fake.repo_url}/tarballs/quillmark-1.8.0.tar").content == b"not the release"
+    assert client.get(f"{fake.hexpm_url}/packages/quillmark/releases/1.8.0").json()["checksum"] == "ab" * 32
+    fake.reset()
+    body = client.get(f"{fake.repo_url}/tarballs/quillmark-1.8.0.tar").content
+    api = client.get(f"{fake.hexpm_url}/packages/quillmark/releases/1.8.0").json()["checksum"]
+    assert hashlib.sha256(body).hexdigest() == api
+
+
 @pytest.mark.parametrize(
     ("fault", "step"),
     [

@@ -152,7 +152,10 @@ def check_hits(hits: list[Hit], backend: str) -> None:
     for hit in hits:
         assert hit.method == "GET"
         assert hit.headers.get("host", "").split(":")[0] == "127.0.0.1", hit
-        if backend == "hexpm":
+        if hit.path.startswith("/repo/"):  # hex_diff's changelog: one release tarball from the repository
+            assert hit.path.count("/") == 3 and hit.path.startswith("/repo/tarballs/"), hit
+            assert hit.path.endswith(".tar"), hit
+        elif backend == "hexpm":
             assert hit.path == "/api/packages" or hit.path.startswith("/api/packages/"), hit
         else:
             assert hit.path in GATEWAY_ROUTES, hit

@@ -17,6 +17,7 @@ MCP_PACKAGES = {"mcp", "starlette", "uvicorn", "sse_starlette"}
 PURE = {
     "backends",
     "changelog",
+    "changelog_part",
     "deps_input",
     "errors",
     "from_registry",
@@ -31,6 +32,7 @@ PURE = {
     "resolve",
     "tarball",
     "tool_schemas",
+    "tokens",
     "upgrade",
     "validate",
     "versions",
@@ -46,7 +48,17 @@ IO_MODULES = {
     "asyncio",
     "urllib.request",
 }
-IO_LAYERS = {"upstream", "cache", "redis_store", "fetch", "service", "doctor", "cache_commands", "planning"}
+IO_LAYERS = {
+    "upstream",
+    "cache",
+    "redis_store",
+    "fetch",
+    "service",
+    "release_notes",
+    "doctor",
+    "cache_commands",
+    "planning",
+}
 # Renderers and models see views only: never the layers that fetch them.
 VIEW_ONLY = {"render", "models"}
 

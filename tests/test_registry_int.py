@@ -107,10 +107,12 @@ async def test_diff_reads_the_registry_and_the_two_release_documents(
                 "hex_diff", {"name": "phoenix", "from_version": "1.6.16", "to_version": "1.7.14"}
             )
         )
+    # phoenix's fixture releases ship no tarball: the changelog part asks the repository for one (a 403), then
+    # the package document for its Changelog link.
     assert (fake.count("/api/packages/phoenix/releases/"), fake.count("/api"), fake.count("/repo")) == (
         2,
+        3,
         2,
-        1,
     )
     assert "elixir: ~> 1.9 → ~> 1.11" in text
     assert split_source(text)[1] == "source: signed Hex registry · live"
@@ -131,6 +133,40 @@ async def test_diff_stands_on_the_registry_when_the_api_fails(
     assert split_source(text)[1].startswith(
         "source: signed Hex registry · live · note: the API release document could not be read"
     )
+
+
+async def test_diff_reads_one_tarball_for_its_changelog(
+    make_settings: Callable[..., Settings], fake: FakeUpstream
+) -> None:
+    """The registry file gives the tarball's checksum; the package document is not needed when it verifies."""
+    async with _client(make_settings("hexpm", registry="auto")) as c:
+        text = text_of(
+            await c.call_tool(
+                "hex_diff", {"name": "quillmark", "from_version": "1.7.0", "to_version": "1.8.0"}
+            )
+        )
+    assert (fake.count("/api"), fake.count("/repo/packages"), fake.count("/repo/tarballs")) == (2, 1, 1)
+    assert "changelog (CHANGELOG.md of 1.8.0) · 3 entries after 1.7.0:" in text
+
+
+async def test_diff_without_a_changelog_reads_the_links_once(
+    make_settings: Callable[..., Settings], fake: FakeUpstream
+) -> None:
+    """With no changelog to show, the package's links (one API read, then cached) say where to read it."""
+    async with _client(make_settings("hexpm", registry="auto")) as c:
+        for _ in range(2):
+            text = text_of(
+                await c.call_tool(
+                    "hex_diff", {"name": "phoenix", "from_version": "1.7.0", "to_version": "1.7.14"}
+                )
+            )
+    # Two release documents and the package document (links), each read once.
+    assert (fake.count("/api"), fake.count("/repo/packages")) == (3, 1)
+    assert fake.count("/repo/tarballs/phoenix-1.7.14.tar") == 2  # a missing tarball is asked again next time
+    assert (
+        "changelog: not shown — the Hex repository has no tarball for phoenix 1.7.14 · see Changelog: "
+        "https://hexdocs.pm/phoenix/changelog.html"
+    ) in text
 
 
 async def test_a_304_revalidates_and_meta_counts_it(

@@ -24,6 +24,7 @@ from fakehex.tarballs import (
     hex_tarball,
     many_members_tar,
     outer_sha256,
+    zero_member_gz,
 )
 from hex_mcp.errors import HexError
 from hex_mcp.tarball import (
@@ -195,23 +196,7 @@ def test_tarball_over_the_size_cap() -> None:
 
 
 def _zero_member_gz(name: str, size: int, prefix: list[Entry] | None = None) -> bytes:
-    """A gzipped contents tar whose member ``name`` is ``size`` zero bytes, compressed as a stream."""
-    head = contents_tar(prefix or [])[: -1024 * 2]  # drop the end-of-archive blocks (tarfile pads further)
-    head = head.rstrip(b"\x00")
-    head += b"\x00" * (-len(head) % 512)
-    info = tarfile.TarInfo(name)
-    info.size = size
-
-    def chunks() -> Iterator[bytes]:
-        yield head
-        yield info.tobuf(format=tarfile.USTAR_FORMAT)
-        block = b"\x00" * (1 << 20)
-        for _ in range(size >> 20):
-            yield block
-        yield b"\x00" * (size & ((1 << 20) - 1))
-        yield b"\x00" * (-size % 512 + 1024)
-
-    return gzip(chunks(), level=9)
+    return zero_member_gz(name, size, prefix or [])
 
 
 def test_gzip_bomb_stops_on_the_ratio() -> None:

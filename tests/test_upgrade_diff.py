@@ -29,7 +29,8 @@ pytestmark = pytest.mark.anyio
 FRESHNESS_LINE = re.compile(
     r"source: (hex\.pm|Hex API gateway) · (live|cached \d+[smhd] ago)( \(fetched \S+Z\))?"
 )
-DIFF_BUDGET = 350  # o200k tokens for one diff answer, advisories included
+DIFF_BUDGET = 350  # o200k tokens for one diff answer without its changelog part, advisories included
+CHANGELOG_BUDGET = 1_200  # hex_diff's default max_tokens, the changelog part's own budget
 
 
 def body(text: str) -> str:
@@ -63,7 +64,9 @@ deps: 1 added, 1 removed, 0 changed, 9 unchanged
 elixir: ~> 1.11 → ~> 1.15 · build: mix (unchanged)
 retired: neither
 advisories: none affect either version
-code diff: https://diff.hex.pm/diff/phoenix/1.7.14..1.8.7"""
+code diff: https://diff.hex.pm/diff/phoenix/1.7.14..1.8.7
+changelog: not shown — the Hex repository has no tarball for phoenix 1.8.7 · see Changelog: \
+https://hexdocs.pm/phoenix/changelog.html"""
 
 PHOENIX_GATEWAY = """\
 phoenix 1.7.14 → 1.8.7 · minor upgrade
@@ -74,7 +77,9 @@ deps: 1 added, 1 removed, 0 changed, 9 unchanged
 elixir: ~> 1.11 → ~> 1.15 · build: mix (unchanged)
 retirement: not available via the gateway
 advisories: not available via the gateway
-code diff: https://diff.hex.pm/diff/phoenix/1.7.14..1.8.7"""
+code diff: https://diff.hex.pm/diff/phoenix/1.7.14..1.8.7
+changelog: not shown — the Hex repository has no tarball for phoenix 1.8.7 · see Changelog: \
+https://hexdocs.pm/phoenix/changelog.html"""
 
 
 async def test_phoenix_minor_upgrade_both_backends(backend_client: Client, backend: str) -> None:
@@ -102,7 +107,8 @@ retired: neither
 advisories fixed by moving to 1.25.0 (1):
 - EEF-CVE-2025-1211 (CVE-2025-1211) high — Server-side request forgery in hackney through inconsistent URL \
 parsing · affects < 1.24.0 https://osv.dev/vulnerability/EEF-CVE-2025-1211
-code diff: https://diff.hex.pm/diff/hackney/1.23.0..1.25.0"""
+code diff: https://diff.hex.pm/diff/hackney/1.23.0..1.25.0
+changelog: not shown — the Hex repository has no tarball for hackney 1.25.0 · see GitHub: https://github.com/benoitc/hackney"""
     )
     assert [a["id"] for a in data["advisories_fixed"]] == ["EEF-CVE-2025-1211"]
     assert data["advisories_introduced"] == []
@@ -123,7 +129,9 @@ deps: 1 added, 1 removed, 0 changed, 9 unchanged
 elixir: ~> 1.15 → ~> 1.11 · build: mix (unchanged)
 retired: neither
 advisories: none affect either version
-code diff: https://diff.hex.pm/diff/phoenix/1.8.7..1.7.21"""
+code diff: https://diff.hex.pm/diff/phoenix/1.8.7..1.7.21
+changelog: not shown — the Hex repository has no tarball for phoenix 1.8.7 · see Changelog: \
+https://hexdocs.pm/phoenix/changelog.html"""
     )
     assert data["direction"] == "downgrade"
 
@@ -139,7 +147,8 @@ deps: none
 elixir: ~> 1.12 (unchanged) · build: mix (unchanged)
 retired: 0.2.0 RETIRED (release invalid: unicode handling bug, use 0.2.1) · 0.3.0-rc.1 no
 advisories: none affect either version
-code diff: https://diff.hex.pm/diff/tiny_slug/0.2.0..0.3.0-rc.1"""
+code diff: https://diff.hex.pm/diff/tiny_slug/0.2.0..0.3.0-rc.1
+changelog: not shown — the Hex repository has no tarball for tiny_slug 0.3.0-rc.1 · see GitHub: https://github.com/example/tiny_slug"""
     )
 
 
@@ -164,12 +173,22 @@ async def test_diff_reads_three_documents_then_answers_from_cache(client: Client
 
 
 async def test_diff_fits_the_token_budget(client: Client) -> None:
+    """The metadata part keeps its budget; the changelog part, appended before the source line, has its own
+    (max_tokens, 1,200 by default), so the whole answer is bounded by their sum."""
     for args in (
         {"name": "phoenix", "from_version": "1.7.14", "to_version": "1.8.7"},
         {"name": "hackney", "from_version": "1.23.0"},
+        {"name": "quillmark", "from_version": "1.6.0"},
+        {"name": "brightwire", "from_version": "1.7.2", "max_tokens": 150},
     ):
-        text, _ = await diff(client, **args)
-        assert tokens(text) <= DIFF_BUDGET, text
+        text, data = await diff(client, **args)
+        head, _, changelog = text.partition("\nchangelog")
+        source = text.rsplit("\n", 1)[1]
+        part = ("changelog" + changelog).removesuffix("\n" + source)
+        assert tokens(head + "\n" + source) <= DIFF_BUDGET, text
+        assert tokens(part) <= args.get("max_tokens", CHANGELOG_BUDGET), part
+        assert tokens(text) <= DIFF_BUDGET + CHANGELOG_BUDGET, text
+        assert data["changelog"]["max_tokens"] == args.get("max_tokens", CHANGELOG_BUDGET)
 
 
 @pytest.mark.parametrize(
