@@ -59,7 +59,7 @@ _LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 def transport_security(settings: Settings) -> TransportSecuritySettings:
     """Host/Origin checks: loopback names (with or without a port), plus any --allowed-host names.
 
-    A non-loopback bind without --allowed-host has no Host check: the bearer token guards it (see the README).
+    A non-loopback bind without --allowed-host has no Host check: the bearer token guards it (see docs/security.md).
     """
     if not settings.allowed_hosts and settings.host not in SDK_LOOPBACK_HOSTS:
         return TransportSecuritySettings(enable_dns_rebinding_protection=False)

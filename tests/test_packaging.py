@@ -22,6 +22,9 @@ from tests.test_registry_files import MANIFEST, resolve_mcp_config
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_FILES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "hex_mcp").rglob("*.py"))
+# The pages the README links to travel with it, so its links resolve in an unpacked sdist too.
+LINKED_PAGES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "docs").glob("*.md"))
+LINKED_PAGES += ["bench/README.md", "evals/README.md"]
 
 
 def load_build_script() -> ModuleType:
@@ -120,6 +123,7 @@ def test_wheel_and_sdist_install_and_run(fake: FakeUpstream, tmp_path: Path) -> 
     assert {
         "pyproject.toml",
         "README.md",
+        *LINKED_PAGES,
         "CHANGELOG.md",
         "LICENSE",
         "server.json",
