@@ -20,14 +20,22 @@ BackendName = Literal["hexpm", "oanor"]
 BACKEND_NAMES: tuple[BackendName, ...] = ("hexpm", "oanor")
 
 
-def _lean_schema(schema: dict[str, Any]) -> None:
+def _lean_schema(schema: dict[str, Any], cls: type[BaseModel]) -> None:
     """Output schemas without what only costs: every host pays for them in tokens and validation time.
 
     Titles repeat the key they sit next to ("Name" for `name`), and `"default": null` says nothing about an
-    output. Nullable fields stay `anyOf` branches: a `type` array is less portable (Gemini's schema subset).
+    output. A field excluded from serialization (kept for the text answer only) is not in the structured content,
+    so it is not in the schema either. Nullable fields stay `anyOf` branches: a `type` array is less portable
+    (Gemini's schema subset).
     """
     schema.pop("title", None)
-    for prop in schema.get("properties", {}).values():
+    hidden = {name for name, field in cls.model_fields.items() if field.exclude}
+    properties = schema.get("properties", {})
+    for name in hidden:
+        properties.pop(name, None)
+    if "required" in schema:
+        schema["required"] = [name for name in schema["required"] if name not in hidden]
+    for prop in properties.values():
         prop.pop("title", None)
         if "default" in prop and prop["default"] is None:
             del prop["default"]
@@ -167,19 +175,13 @@ class GatewayMeta(_Model):
 class Freshness(_Model):
     """Where an answer came from and how old it is."""
 
-    source: BackendName = Field(description="backend: hexpm or oanor")
-    fetched_at: str = Field(description="ISO-8601 UTC time the data left upstream")
+    source: BackendName
+    fetched_at: str = Field(description="ISO-8601 UTC, when it left upstream")
     age_seconds: int
     from_cache: bool
-    stale_reason: str | None = Field(
-        default=None, description="set when a stale entry answered a failed call"
-    )
-    registry: bool = Field(
-        default=False, description="versions, dependencies and retirements came from the signed Hex registry"
-    )
-    note: str | None = Field(
-        default=None, description="set when the registry could not answer and the API did instead"
-    )
+    stale_reason: str | None = Field(default=None, description="why a stale answer stood in")
+    registry: bool = Field(default=False, description="from the signed Hex registry")
+    note: str | None = None
 
 
 class PackageView(_Model):
@@ -291,9 +293,9 @@ class ChangelogSection(_Model):
     """One release's changelog entry as shown; `text` may end with a "[+N lines not shown]" marker."""
 
     version: str
-    date: str | None = Field(default=None, description="YYYY-MM-DD when the heading gives one")
+    date: str | None = Field(default=None, description="YYYY-MM-DD")
     text: str
-    complete: bool = Field(description="False when lines of this entry were left out to fit max_tokens")
+    complete: bool
 
 
 ChangelogStatus = Literal["shown", "empty_range", "no_sections", "unavailable"]
@@ -302,43 +304,40 @@ ChangelogStatus = Literal["shown", "empty_range", "no_sections", "unavailable"]
 class ChangelogView(_Model):
     """The changelog entries between two releases, read from the newer release's verified tarball."""
 
-    status: ChangelogStatus = Field(
-        description="shown: entries below; empty_range: the changelog has no entry in the range; no_sections: "
-        "no version heading could be read; unavailable: no changelog could be read (see note)"
-    )
-    file: str | None = Field(default=None, description="the changelog's path inside the package")
-    read_from: str = Field(description="the release whose tarball was read: entries up to it are shown")
+    status: ChangelogStatus = Field(description="not 'shown': see note")
+    file: str | None = Field(default=None, description="path in the package")
+    read_from: str = Field(description="the release whose tarball was read")
     after: str = Field(description="entries after this release are shown")
     sections: list[ChangelogSection] = Field(default_factory=list, description="newest first")
-    omitted: list[str] = Field(default_factory=list, description="versions in range with nothing shown")
-    complete: bool = Field(default=True, description="every line of every entry in range is shown")
-    full_tokens: int | None = Field(default=None, description="the max_tokens that shows every entry whole")
-    older: str | None = Field(
-        default=None, description="newest entry in range left out because only the newest 200 are considered"
-    )
+    omitted: list[str] = Field(default_factory=list, description="versions in range not shown")
+    complete: bool = True
+    full_tokens: int | None = Field(default=None, description="the max_tokens that shows all")
+    older: str | None = Field(default=None, description="newest entry past the 200 considered")
     max_tokens: int
     # What the text answer shows (entries, markers, cut note); the sections above carry the same entries, so it is
     # left out of structured content rather than sent twice.
     text: str = Field(default="", exclude=True)
     note: str | None = Field(default=None, description="why nothing is shown, when status is not 'shown'")
     link: str | None = Field(default=None, description="where to read the changelog instead")
-    link_label: str | None = None
+    link_label: str | None = Field(default=None, exclude=True)  # the text names the link; the data has it
 
 
 class DiffView(_Model):
     name: str
     from_version: str
     to_version: str
-    from_requested: str | None = Field(default=None, description="what the caller asked for, if resolved")
-    to_requested: str | None = Field(default=None, description="what the caller asked for, if resolved")
+    # The caller's own arguments, the diff.hex.pm link built from name and versions, and whether build facts
+    # were readable serve the text answer; structured content leaves them out (a program has or derives them).
+    from_requested: str | None = Field(default=None, exclude=True)
+    to_requested: str | None = Field(default=None, exclude=True)
     direction: Literal["upgrade", "downgrade"]
-    update_kind: UpdateKind = Field(description="size of the step from the older to the newer version")
+    update_kind: UpdateKind
     from_published: str | None
     to_published: str | None
     latest_stable_version: str | None
-    releases_between: int | None = Field(description="releases strictly between the two; None when unknown")
+    releases_between: int | None = Field(description="null: unknown")
     prereleases_between: int | None
-    retired_between: int | None = Field(description="None when the backend does not expose retirements")
+    retired_between: int | None = Field(description="null: unknown")
     deps_added: list[Dependency]
     deps_removed: list[Dependency]
     deps_changed: list[DepChange]
@@ -347,18 +346,15 @@ class DiffView(_Model):
     elixir_to: str | None
     build_tools_from: list[str]
     build_tools_to: list[str]
-    build_facts_known: bool = Field(
-        default=True,
-        description="False when the release documents that carry Elixir/build facts were unreadable",
-    )
+    build_facts_known: bool = Field(default=True, exclude=True)
     retirements_known: bool
     from_retirement: Retirement | None
     to_retirement: Retirement | None
-    advisories_known: bool = Field(description="False when the backend does not expose advisories")
-    advisories_fixed: list[Advisory] = Field(description="affect from_version, not to_version")
-    advisories_introduced: list[Advisory] = Field(description="affect to_version, not from_version")
-    advisories_unfixed: list[Advisory] = Field(description="affect both versions")
-    diff_url: str
+    advisories_known: bool
+    advisories_fixed: list[Advisory] = Field(description="affect only from_version")
+    advisories_introduced: list[Advisory] = Field(description="affect only to_version")
+    advisories_unfixed: list[Advisory] = Field(description="affect both")
+    diff_url: str = Field(default="", exclude=True)  # a default: the SDK re-validates the content it sends
     changelog: ChangelogView | None = Field(default=None, description="changelog entries in the range")
     freshness: Freshness
 

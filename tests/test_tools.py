@@ -70,6 +70,12 @@ async def test_tool_definitions_and_instructions_fit_the_context_budget(client: 
     assert spent + tokens(INSTRUCTIONS) <= 1_500, spent
 
 
+async def test_every_output_schema_fits_800_tokens(client: Client) -> None:
+    for tool in (await client.list_tools()).tools:
+        sent = json.dumps(tool.output_schema, separators=(",", ":"), ensure_ascii=False)  # as the wire has it
+        assert tokens(sent) <= 800, (tool.name, tokens(sent))
+
+
 async def test_output_schemas_carry_no_titles_or_null_defaults_and_stay_portable(client: Client) -> None:
     for tool in (await client.list_tools()).tools:
         text = json.dumps(tool.output_schema)
