@@ -106,6 +106,10 @@ class Settings:
     cache_enabled: bool = True
     cache_size_mb: int = 256
     ttls: TTLs = field(default_factory=TTLs)
+    # A 404 is remembered this long (in memory), so repeated questions about unknown names cost no calls.
+    not_found_ttl: int = 600
+    # Upstream lookups one hex_outdated call may start: 100 is a minute of hex.pm's per-IP budget.
+    max_lookups: int = 100
     stale_for: int = 7 * 86_400  # how long past its TTL an entry may still answer when upstream fails
     offline: bool = False
     max_rps: float | None = None  # None: unlimited on hex.pm (its rate headers govern); 2 on the gateway
@@ -189,6 +193,10 @@ class Settings:
             given["cache_dir"] = Path(value).expanduser()
         if (value := get("HEX_MCP_CACHE_SIZE_MB")) is not None:
             given["cache_size_mb"] = parse_int("HEX_MCP_CACHE_SIZE_MB", value, minimum=1)
+        if (value := get("HEX_MCP_NOT_FOUND_TTL")) is not None:
+            given["not_found_ttl"] = parse_int("HEX_MCP_NOT_FOUND_TTL", value, minimum=0)
+        if (value := get("HEX_MCP_MAX_LOOKUPS")) is not None:
+            given["max_lookups"] = parse_int("HEX_MCP_MAX_LOOKUPS", value, minimum=1)
         if timeout := parse_float("HEX_MCP_TIMEOUT", get("HEX_MCP_TIMEOUT")):  # 0 keeps the default
             given["timeout"] = timeout
         if (value := get("HEX_MCP_HOST")) is not None:

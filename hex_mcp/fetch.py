@@ -5,17 +5,20 @@
 1. the in-process memo: a fresh answer this process already parsed is returned without a disk read or a parse;
 2. the disk cache: a fresh entry is parsed and returned;
 3. offline mode: nothing fresh and no network allowed → `OfflineMiss`;
-4. single flight: concurrent identical questions share one upstream call;
-5. the call budget (`CallBudget`): the monthly quota is checked before the call and every attempt is counted;
-6. the upstream call, revalidating with the entry's ETag (304 keeps the entry, newly dated);
-7. parse before caching, so a malformed answer is never stored;
-8. stale-if-error: a retryable failure answers from an expired entry and says so in the freshness.
+4. the not-found memo: a 404 seen within `not_found_ttl` raises `NotFound` again without a call;
+5. the lookup allowance: a caller that bounds its upstream calls (`LookupAllowance`) is refused past the bound;
+6. single flight: concurrent identical questions share one upstream call;
+7. the call budget (`CallBudget`): the monthly quota is checked before the call and every attempt is counted;
+8. the upstream call, revalidating with the entry's ETag (304 keeps the entry, newly dated);
+9. parse before caching, so a malformed answer is never stored;
+10. stale-if-error: a retryable failure answers from an expired entry and says so in the freshness.
 
 It knows nothing of tools or of a backend's name; `HexService` asks it questions through `Endpoint`s.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -27,7 +30,7 @@ import anyio
 from hex_mcp.backends import Endpoint
 from hex_mcp.cache import CacheEntry, ResponseCache, month_key
 from hex_mcp.config import Settings
-from hex_mcp.errors import BadResponse, HexError, OfflineMiss, QuotaExhausted
+from hex_mcp.errors import BadResponse, HexError, LookupBoundReached, NotFound, OfflineMiss, QuotaExhausted
 from hex_mcp.models import Freshness
 from hex_mcp.text import first_sentence
 from hex_mcp.upstream import UpstreamResponse, utc_iso
@@ -36,6 +39,28 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 PARSED_MEMO_SIZE = 256  # parsed cache entries kept in memory; ecto's 185 releases parse to ~90 KB
+NOT_FOUND_MEMO_SIZE = 10_000  # remembered 404s; a key is ~100 bytes, so the memo stays near 1 MB
+
+
+class LookupAllowance:
+    """How many upstream calls one tool call may still start; shared by the tasks it spawns."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self.refused = 0
+
+    def take(self) -> None:
+        if self.used >= self.limit:
+            self.refused += 1
+            raise LookupBoundReached(self.limit)
+        self.used += 1
+
+
+# Set by a caller that bounds its upstream calls; tasks it starts inherit it (contextvars are copied on spawn).
+lookup_allowance: contextvars.ContextVar[LookupAllowance | None] = contextvars.ContextVar(
+    "lookup_allowance", default=None
+)
 
 
 @dataclass(frozen=True)
@@ -153,6 +178,7 @@ class Fetcher:
         self.budget = budget
         self._flight: SingleFlight[Fetched[Any]] = SingleFlight()
         self._parsed: dict[MemoKey, _Memo] = {}  # insertion order is the eviction order
+        self._not_found: dict[str, float] = {}  # cache key -> when its 404 expires; insertion order evicts
 
     async def fetch(
         self, endpoint: Endpoint, parse: Callable[[Any], T], *, memo: str | None = None
@@ -182,10 +208,41 @@ class Fetcher:
                 "question. Run `hex-mcp cache warm NAME` while online, or import a snapshot with "
                 "`hex-mcp cache import FILE`."
             )
-        result = await self._flight.run(
-            key, lambda: self._refresh(endpoint, key, entry, ttl, parse, memo_key=memo_key)
-        )
+        self._raise_if_known_missing(key)
+        allowance = lookup_allowance.get()
+        if allowance is not None:
+            allowance.take()
+        try:
+            result = await self._flight.run(
+                key, lambda: self._refresh(endpoint, key, entry, ttl, parse, memo_key=memo_key)
+            )
+        except NotFound:
+            self._remember_not_found(key)
+            raise
         return cast(Fetched[T], result)
+
+    def _raise_if_known_missing(self, key: str) -> None:
+        expires = self._not_found.get(key)
+        if expires is None:
+            return
+        if time.monotonic() < expires:
+            self.cache.record_lookup(hit=True)
+            raise NotFound(f"{self.settings.backend_label} answered 404 for this within the last "
+                           f"{self.settings.not_found_ttl} s (remembered, not asked again).")
+        del self._not_found[key]
+
+    def _remember_not_found(self, key: str) -> None:
+        """Only a 404 is remembered: an outage, a 429 or a bad answer must be retried on the next call.
+
+        Kept in memory only (not on disk, not shared): a name published a minute ago shows up after at most
+        `not_found_ttl`, and `--no-cache` (or a TTL of 0) remembers nothing.
+        """
+        if not self.cache.enabled or self.settings.not_found_ttl <= 0:
+            return
+        self._not_found.pop(key, None)
+        self._not_found[key] = time.monotonic() + self.settings.not_found_ttl
+        if len(self._not_found) > NOT_FOUND_MEMO_SIZE:
+            self._not_found.pop(next(iter(self._not_found)))
 
     def _usable(self, fetched_at: float, ttl: int) -> bool:
         """Fresh within its TTL, or any age in offline mode."""

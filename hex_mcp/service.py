@@ -33,7 +33,7 @@ from hex_mcp.errors import (
     ReleaseDocMissing,
     ReleaseNotFound,
 )
-from hex_mcp.fetch import CallBudget, Fetched, Fetcher
+from hex_mcp.fetch import CallBudget, Fetched, Fetcher, LookupAllowance, lookup_allowance
 from hex_mcp.from_registry import (
     find_release,
     has_all_dates,
@@ -465,9 +465,14 @@ class HexService:
             async with limiter:
                 checks.append(await self._check_dep(spec))
 
-        async with anyio.create_task_group() as tg:
-            for spec in parsed.deps:
-                tg.start_soon(check, spec)
+        # Each dependency may cost an upstream call; the allowance bounds them per call (cached answers are free).
+        token = lookup_allowance.set(LookupAllowance(self.settings.max_lookups))
+        try:
+            async with anyio.create_task_group() as tg:
+                for spec in parsed.deps:
+                    tg.start_soon(check, spec)
+        finally:
+            lookup_allowance.reset(token)
         rows = sort_outdated([c.row for c in checks])
         fresh = [c.freshness for c in checks if c.freshness is not None]
         known = [c.retirements_known for c in checks if c.retirements_known is not None]
