@@ -227,8 +227,10 @@ class Fetcher:
             return
         if time.monotonic() < expires:
             self.cache.record_lookup(hit=True)
-            raise NotFound(f"{self.settings.backend_label} answered 404 for this within the last "
-                           f"{self.settings.not_found_ttl} s (remembered, not asked again).")
+            raise NotFound(
+                f"{self.settings.backend_label} answered 404 for this within the last "
+                f"{self.settings.not_found_ttl} s (remembered, not asked again)."
+            )
         del self._not_found[key]
 
     def _remember_not_found(self, key: str) -> None:

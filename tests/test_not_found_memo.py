@@ -9,7 +9,7 @@ import pytest
 from fakehex.upstream import FakeUpstream, Fault
 from hex_mcp import render
 from hex_mcp.config import ConfigError, Settings
-from hex_mcp.errors import PackageNotFound, UpstreamUnavailable
+from hex_mcp.errors import PackageNotFound, ReleaseNotFound, UpstreamUnavailable
 from hex_mcp.service import HexService
 
 pytestmark = pytest.mark.anyio
@@ -60,7 +60,7 @@ async def test_release_404_is_remembered(settings: Settings, fake: FakeUpstream)
         await service.releases("phoenix")  # the listing the not-found answer suggests versions from
         before = fake.count()
         for _ in range(3):
-            with pytest.raises(Exception, match="9.9.9"):
+            with pytest.raises(ReleaseNotFound):
                 await service.release("phoenix", "9.9.9")
         assert fake.count() == before + 1
     finally:
@@ -78,7 +78,9 @@ async def test_no_cache_remembers_no_404(make_settings: Callable[..., Settings],
         await service.aclose()
 
 
-async def test_lookup_bound_trips_and_says_so(make_settings: Callable[..., Settings], fake: FakeUpstream) -> None:
+async def test_lookup_bound_trips_and_says_so(
+    make_settings: Callable[..., Settings], fake: FakeUpstream
+) -> None:
     service = HexService(make_settings(max_lookups=5))
     try:
         view = await service.outdated(UNKNOWN)
