@@ -19,6 +19,7 @@ import anyio
 from hex_mcp import __version__
 from hex_mcp.backends import backend_for
 from hex_mcp.config import LOG_LEVELS, TRANSPORTS, ConfigError, Settings, is_loopback
+from hex_mcp.logs import limit_repeats
 from hex_mcp.models import BACKEND_NAMES
 
 EPILOG = """\
@@ -210,6 +211,7 @@ def configure_logging(level: str) -> None:
     logging.basicConfig(stream=sys.stderr, level=level, format="hex-mcp %(levelname)s %(name)s: %(message)s")
     # httpx2 logs every request at INFO; that is noise unless debugging.
     logging.getLogger("httpx2").setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
+    limit_repeats()
 
 
 def check_http_exposure(settings: Settings) -> None:
@@ -270,16 +272,24 @@ def serve(settings: Settings) -> int:
 
         anyio.run(serve_stdio, mcp)
         return 0
-    import uvicorn
+    from hex_mcp.http_app import saturation_for
+    from hex_mcp.http_server import build_server, connection_cap
 
-    app = http_app(mcp, settings)
-    config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(), lifespan="on"
+    settings = dataclasses.replace(settings, max_connections=connection_cap(settings.max_connections))
+    saturation = saturation_for(settings)
+    server = build_server(
+        http_app(mcp, settings, saturation),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        saturation=saturation,
+        header_timeout=settings.header_timeout,
+        grace=settings.shutdown_grace,
     )
-    server = uvicorn.Server(config)
+    limit_repeats()  # uvicorn has set up its own log handlers by now
     sys.stderr.write(f"hex-mcp {__version__} serving {settings.transport} at {endpoint_url(settings)}\n")
-    # uvicorn handles SIGINT/SIGTERM itself and drains in-flight requests, then re-raises the signal to the
-    # previous handler: SIGINT's raises KeyboardInterrupt (exit 0 in main), SIGTERM's default would kill us.
+    # uvicorn handles SIGINT/SIGTERM itself (GracefulServer lets calls in flight finish), then re-raises the signal to
+    # the previous handler: SIGINT's raises KeyboardInterrupt (exit 0 in main), SIGTERM's default would kill us.
     signal.signal(signal.SIGTERM, _interrupt)
     anyio.run(server.serve)
     return 0

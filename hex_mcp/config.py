@@ -123,6 +123,13 @@ class Settings:
     allowed_hosts: tuple[str, ...] = ()
     auth_token: Secret | None = None
     insecure_no_auth: bool = False
+    # Availability of the HTTP transports under hostile clients (see README "Reliability").
+    header_timeout: float = 10.0  # seconds a connection may take to send a request's headers
+    max_connections: int = 200  # open connections; past it the longest-waiting idle one is closed, else 503
+    max_sessions: int = 1000  # open MCP sessions; past it a new session gets 503
+    max_pending_sessions: int = 100  # sessions whose client has not finished the handshake yet
+    pending_session_ttl: float = 10.0  # seconds a session may take to finish its handshake
+    shutdown_grace: float = 10.0  # seconds in-flight calls may take to finish after SIGTERM
     log_level: LogLevel = "WARNING"
     # Opt-in for now: from the registry, hex_diff lacks the Elixir requirement and build tools, and advisories read
     # as "not known" for files that predate them, where the API says "none". `auto` becomes the default once those
@@ -205,6 +212,16 @@ class Settings:
             given["port"] = parse_int("HEX_MCP_PORT", value, minimum=0, maximum=65535)
         if (value := get("HEX_MCP_ALLOWED_HOSTS")) is not None:
             given["allowed_hosts"] = tuple(h.strip() for h in value.split(",") if h.strip())
+        for name, attr in _HTTP_LIMITS:
+            if (value := get(name)) is not None:
+                number = parse_float(name, value)
+                if not number:
+                    raise ConfigError(f"{name}={value!r} must be above 0")
+                given[attr] = (
+                    number
+                    if attr in ("header_timeout", "pending_session_ttl", "shutdown_grace")
+                    else int(number)
+                )
         if (value := get("HEX_MCP_LOG_LEVEL")) is not None:
             given["log_level"] = parse_choice("HEX_MCP_LOG_LEVEL", value.upper(), LOG_LEVELS)
         if (value := get("HEX_MCP_REGISTRY")) is not None:
@@ -217,6 +234,16 @@ class Settings:
         if (value := get("HEX_MCP_REPO_PUBLIC_KEY")) is not None:
             given["repo_public_key"] = read_public_key("HEX_MCP_REPO_PUBLIC_KEY", Path(value).expanduser())
         return cls(**given)
+
+
+_HTTP_LIMITS = (
+    ("HEX_MCP_HEADER_TIMEOUT", "header_timeout"),
+    ("HEX_MCP_MAX_CONNECTIONS", "max_connections"),
+    ("HEX_MCP_MAX_SESSIONS", "max_sessions"),
+    ("HEX_MCP_MAX_PENDING_SESSIONS", "max_pending_sessions"),
+    ("HEX_MCP_PENDING_SESSION_TTL", "pending_session_ttl"),
+    ("HEX_MCP_SHUTDOWN_GRACE", "shutdown_grace"),
+)
 
 
 def is_loopback(host: str) -> bool:
