@@ -169,20 +169,18 @@ class McpGuard:
 
     # -- sessions that never finish their handshake ----------------------------------------------------------
 
-    async def _make_room(self) -> None:
-        """Drop expired pending sessions, then the oldest while the pending table is full."""
+    async def _make_room(self, keep: int | None = None) -> None:
+        """Drop expired pending sessions, then the oldest while more than `keep` (default: cap - 1) are pending."""
+        keep = self.saturation.max_pending_sessions - 1 if keep is None else keep
         now = time.monotonic()
         while self._pending:
             sid, oldest = next(iter(self._pending.items()))
-            if (
-                now - oldest.opened_at < self.pending_ttl
-                and len(self._pending) < self.saturation.max_pending_sessions
-            ):
+            if now - oldest.opened_at < self.pending_ttl and len(self._pending) <= keep:
                 break
             del self._pending[sid]
             self._in_flight.pop(sid, None)
             log.info(
-                "dropping session %s: no initialized notification after %.0f s",
+                "dropping session %s: no initialized notification after %.1f s",
                 sid[:8],
                 now - oldest.opened_at,
             )
@@ -207,6 +205,8 @@ class McpGuard:
                     if sid is None and "session_id=" in event:
                         sid = event.rsplit("session_id=", 1)[1].strip()
                         self._pending[sid] = _Pending(time.monotonic(), close)
+                        # Streams opened together all made room before any was registered: trim to the cap.
+                        await self._make_room(keep=self.saturation.max_pending_sessions)
                     elif sid is not None:
                         self._answered(sid, event)
             await send(message)
@@ -270,10 +270,17 @@ class McpGuard:
             # The answer comes on the session's event stream, which removes the id when it passes.
             await self.app(scope, replay, send)
             return
+
+        async def send_and_release(message: Message) -> None:
+            # Free the ids before the answer's last byte goes out: the client may reuse one the moment it has it.
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                flying.difference_update(keys)
+            await send(message)
+
         try:
-            await self.app(scope, replay, send)
+            await self.app(scope, replay, send_and_release)
         finally:
-            flying -= keys
+            flying.difference_update(keys)
 
     async def _open_session(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A Streamable HTTP request without a session id: if it opens one, the session is pending until

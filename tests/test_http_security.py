@@ -162,7 +162,8 @@ async def test_healthz_needs_no_auth_and_tells_nothing(
     assert response.status_code == 200
     body = response.json()
     # Saturation counts, and nothing about the configuration.
-    assert set(body) == {"ok", "name", "version", "saturated", "connections", "sessions"} and body["ok"] is True
+    keys = {"ok", "name", "version", "saturated", "calls_in_flight", "connections", "sessions"}
+    assert set(body) == keys and body["ok"] is True
     for secret in (TOKEN, "hexkey-7d2e-secret", str(settings.cache_dir), settings.base_url):
         assert secret not in response.text
 
