@@ -23,7 +23,7 @@ from hex_mcp.backends import Endpoint, segment
 from hex_mcp.cache import ResponseCache
 from hex_mcp.config import Settings
 from hex_mcp.deadline import bounded, deadline
-from hex_mcp.deps_input import DepsInputError, DepSpec, parse_deps
+from hex_mcp.deps_input import DepsInputError, DepSpec
 from hex_mcp.errors import (
     BadResponse,
     HexError,
@@ -58,6 +58,7 @@ from hex_mcp.models import (
     SearchView,
     SkippedDepView,
 )
+from hex_mcp.offload import parse_deps_off_loop
 from hex_mcp.registry import RegistryError, RegistryPackage, load_public_key, read_package
 from hex_mcp.resolve import (
     latest_stable,
@@ -464,7 +465,7 @@ class HexService:
         """Check every Hex dependency of a pasted mix.lock / mix.exs / `name version` list in one call."""
         text = validate.deps_text(deps)
         try:
-            parsed = parse_deps(text)
+            parsed = await parse_deps_off_loop(text)
         except DepsInputError as exc:
             raise InvalidInput(f"deps could not be read: {exc}") from None
         checks: dict[int, DepCheck] = {}
