@@ -42,6 +42,8 @@ def server_env(fake: FakeUpstream, backend: str, cache_dir: Path) -> dict[str, s
         "HEX_MCP_CACHE_DIR": str(cache_dir),
         "HEX_MCP_MAX_RPS": "0",
         "PATH": os.environ.get("PATH", ""),
+        # The code of this checkout, whichever checkout the installed command was installed from.
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
     }
     if backend == "oanor":
         env["OANOR_API_KEY"] = OANOR_KEY

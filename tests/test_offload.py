@@ -19,9 +19,6 @@ from tests.test_http_guard import Session, call, session
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
-# The server process imports this checkout, whichever one the installed command was installed from.
-THIS_CHECKOUT = {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-
 # The slowest shape found for the parser: one long mix.exs deps list of options-heavy tuples.
 WORST = (
     "defp deps do\n[" + ",".join('{:a, "~> 1.0", only: [:dev, :test], runtime: false}' for _ in range(4000))
@@ -54,7 +51,7 @@ async def test_four_worst_case_parses_leave_a_warm_call_and_healthz_under_half_a
     fake: FakeUpstream, tmp_path: Path
 ) -> None:
     # The installed server in its own process: a stalled event loop there shows in the times measured here.
-    with http_server(fake, "streamable-http", tmp_path, env=THIS_CHECKOUT) as base:
+    with http_server(fake, "streamable-http", tmp_path) as base:
         async with session(base, "streamable-http") as warm:
             await warm.ask(call(1))  # jason is cached from here on
             timings: dict[str, float] = {}
