@@ -362,3 +362,14 @@ async def test_past_the_cap_with_nothing_to_evict_a_connection_gets_503(
         assert reply.startswith(b"HTTP/1.1 503 Service Unavailable")
         assert served.saturation.refused_connections == 1
         streams.cancel_scope.cancel()
+
+
+def test_the_connection_cap_stays_under_the_open_file_limit() -> None:
+    import resource
+
+    from hex_mcp.http_server import FD_RESERVE, connection_cap
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert connection_cap(10) == 10
+    if soft != resource.RLIM_INFINITY:
+        assert connection_cap(10**9) == soft - FD_RESERVE
