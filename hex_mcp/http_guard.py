@@ -298,6 +298,7 @@ class McpGuard:
                 if opened is not None:
                     sid = opened
                     self._pending[sid] = _Pending(time.monotonic(), lambda: self._discard_session(sid))
+                    await self._make_room(keep=self.saturation.max_pending_sessions)  # concurrent openings
             await send(message)
 
         await self.app(scope, receive, watch)
