@@ -36,7 +36,10 @@ commands:
 environment: HEX_API_KEY (hex.pm key, optional), OANOR_API_KEY (gateway key; selects the gateway),
   HEX_MCP_CACHE_TTL (seconds, overrides every TTL), HEX_MCP_MAX_RPS, HEX_MCP_MONTHLY_QUOTA,
   HEX_MCP_CACHE_SIZE_MB (default 256), HEX_MCP_TIMEOUT (seconds per call, default 10),
-  HEX_MCP_AUTH_TOKEN (bearer token for the HTTP transports).
+  HEX_MCP_NOT_FOUND_TTL (default 600), HEX_MCP_MAX_LOOKUPS (per hex_outdated call, default 100),
+  HEX_MCP_AUTH_TOKEN (bearer token for the HTTP transports); HTTP limits: HEX_MCP_HEADER_TIMEOUT,
+  HEX_MCP_MAX_CONNECTIONS, HEX_MCP_MAX_SESSIONS, HEX_MCP_MAX_PENDING_SESSIONS, HEX_MCP_PENDING_SESSION_TTL,
+  HEX_MCP_SHUTDOWN_GRACE (see the README).
 """
 
 
