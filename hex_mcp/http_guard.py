@@ -188,15 +188,38 @@ class McpGuard:
 
     async def _sse_stream(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._make_room()
-        if self._sse_streams >= self.saturation.max_sessions:
+        if self._sse_streams >= self.saturation.max_sessions and self._pending:
+            await self._make_room(keep=len(self._pending) - 1)  # a session that has not finished its handshake
+        elif self._sse_streams >= self.saturation.max_sessions:
             await rpc_error("Too many open sessions; try again later", 503)(scope, receive, send)
             return
         self._sse_streams += 1
         sid: str | None = None
-        cancel = anyio.CancelScope()
+        # Dropping a stream reads to the app as its client leaving: the SDK then closes the session's streams
+        # itself, which cancelling its handler would leave open.
+        dropped = anyio.Event()
 
         async def close() -> None:
-            cancel.cancel()
+            dropped.set()
+
+        async def receive_or_dropped() -> Message:
+            message: Message = {"type": "http.disconnect"}
+            if dropped.is_set():
+                return message
+            async with anyio.create_task_group() as race:
+
+                async def client() -> None:
+                    nonlocal message
+                    message = await receive()
+                    race.cancel_scope.cancel()
+
+                async def guard() -> None:
+                    await dropped.wait()
+                    race.cancel_scope.cancel()
+
+                race.start_soon(client)
+                race.start_soon(guard)
+            return message
 
         async def watch(message: Message) -> None:
             nonlocal sid
@@ -212,8 +235,7 @@ class McpGuard:
             await send(message)
 
         try:
-            with cancel:
-                await self.app(scope, receive, watch)
+            await self.app(scope, receive_or_dropped, watch)
         finally:
             self._sse_streams -= 1
             if sid is not None:

@@ -291,9 +291,17 @@ def test_http_availability_limits_from_env() -> None:
         }
     )
     assert (settings.header_timeout, settings.max_connections, settings.max_sessions) == (2.5, 50, 20)
-    assert (settings.max_pending_sessions, settings.pending_session_ttl, settings.shutdown_grace) == (5, 3.0, 4.0)
+    assert (settings.max_pending_sessions, settings.pending_session_ttl, settings.shutdown_grace) == (
+        5,
+        3.0,
+        4.0,
+    )
     defaults = Settings.from_env({})
-    assert (defaults.header_timeout, defaults.shutdown_grace, defaults.pending_session_ttl) == (10.0, 10.0, 10.0)
+    assert (defaults.header_timeout, defaults.shutdown_grace, defaults.pending_session_ttl) == (
+        10.0,
+        10.0,
+        10.0,
+    )
     for bad in ("0", "-1", "x"):
         with pytest.raises(ConfigError, match="HEX_MCP_MAX_CONNECTIONS"):
             Settings.from_env({"HEX_MCP_MAX_CONNECTIONS": bad})

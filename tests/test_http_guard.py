@@ -74,8 +74,7 @@ async def serve(settings: Settings) -> AsyncIterator[Served]:
         try:
             yield Served(f"http://127.0.0.1:{port}", port, saturation)
         finally:
-            server.should_exit = True
-            tg.cancel_scope.cancel()
+            server.should_exit = True  # open streams get timeout_graceful_shutdown, then are cancelled
 
 
 @pytest.fixture
@@ -150,7 +149,7 @@ async def session(base: str, transport: str, *, handshake: bool = True) -> Async
                     elif line.startswith("data:"):
                         await send.send(json.loads(line[5:]))
 
-        async with anyio.create_task_group() as tg:
+        async with send, receive, anyio.create_task_group() as tg:
             tg.start_soon(read_stream)
             with anyio.fail_after(5):
                 await endpoint.wait()
@@ -266,7 +265,9 @@ async def test_a_flood_of_unfinished_sessions_cannot_lock_clients_out(
                     assert opened.status_code == 200
             else:
                 flood.start_soon(_hold_sse_stream, served.base)
-        await anyio.sleep(0.3)
+        with anyio.fail_after(5):
+            while (await healthz(served.base))["sessions"]["pending"] < 3:  # the flood is in place
+                await anyio.sleep(0.05)
         health = await healthz(served.base)
         assert health["sessions"]["pending"] <= 3 and health["sessions"]["open"] <= 6
         assert await legitimate_call(served.base, transport) < 1.0
@@ -274,7 +275,8 @@ async def test_a_flood_of_unfinished_sessions_cannot_lock_clients_out(
         assert await legitimate_call(served.base, transport) < 1.0
         health = await healthz(served.base)
         assert health["ok"] and health["sessions"]["pending"] <= 1
-        flood.cancel_scope.cancel()
+        flood.cancel_scope.cancel()  # the streams disconnect; the server winds them down before it stops
+        await anyio.sleep(0.3)
 
 
 async def _hold_sse_stream(base: str) -> None:
@@ -288,15 +290,23 @@ async def _hold_sse_stream(base: str) -> None:
 
 async def test_sse_sessions_are_capped_and_healthz_says_so(http_settings: Callable[..., Settings]) -> None:
     settings = http_settings("sse", max_sessions=2, max_pending_sessions=5, pending_session_ttl=60.0)
-    async with serve(settings) as served, anyio.create_task_group() as flood:
-        flood.start_soon(_hold_sse_stream, served.base)
-        flood.start_soon(_hold_sse_stream, served.base)
-        await anyio.sleep(0.3)
+    async with serve(settings) as served, session(served.base, "sse"), session(served.base, "sse"):
         health = await healthz(served.base)
         assert not health["ok"] and health["saturated"] == ["sessions"]
-        assert health["sessions"] == {"open": 2, "max": 2, "pending": 2, "max_pending": 5}
+        assert health["sessions"] == {"open": 2, "max": 2, "pending": 0, "max_pending": 5}
         async with httpx2.AsyncClient(timeout=5) as http, http.stream("GET", f"{served.base}/sse") as third:
             assert third.status_code == 503
+
+
+async def test_at_the_sse_cap_a_pending_session_makes_room(http_settings: Callable[..., Settings]) -> None:
+    settings = http_settings("sse", max_sessions=2, max_pending_sessions=5, pending_session_ttl=60.0)
+    async with serve(settings) as served, anyio.create_task_group() as flood:
+        flood.start_soon(_hold_sse_stream, served.base)
+        async with session(served.base, "sse"):
+            with anyio.fail_after(5):
+                while (await healthz(served.base))["sessions"]["pending"] < 1:
+                    await anyio.sleep(0.05)
+            assert await legitimate_call(served.base, "sse") < 1.0  # the unfinished one was dropped for it
         flood.cancel_scope.cancel()
 
 
