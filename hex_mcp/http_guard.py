@@ -189,7 +189,9 @@ class McpGuard:
     async def _sse_stream(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._make_room()
         if self._sse_streams >= self.saturation.max_sessions and self._pending:
-            await self._make_room(keep=len(self._pending) - 1)  # a session that has not finished its handshake
+            await self._make_room(
+                keep=len(self._pending) - 1
+            )  # a session that has not finished its handshake
         elif self._sse_streams >= self.saturation.max_sessions:
             await rpc_error("Too many open sessions; try again later", 503)(scope, receive, send)
             return

@@ -243,6 +243,13 @@ async def healthz(base: str) -> dict[str, Any]:
         return body
 
 
+async def pending_at_least(base: str, count: int) -> None:
+    with anyio.fail_after(5):
+        # Polled over HTTP, as a monitor would: the count lives in the server.
+        while (await healthz(base))["sessions"]["pending"] < count:  # noqa: ASYNC110
+            await anyio.sleep(0.05)
+
+
 async def legitimate_call(base: str, transport: str) -> float:
     """Seconds a legitimate client takes to connect, initialize and get an answer."""
     started = time.monotonic()
@@ -265,9 +272,7 @@ async def test_a_flood_of_unfinished_sessions_cannot_lock_clients_out(
                     assert opened.status_code == 200
             else:
                 flood.start_soon(_hold_sse_stream, served.base)
-        with anyio.fail_after(5):
-            while (await healthz(served.base))["sessions"]["pending"] < 3:  # the flood is in place
-                await anyio.sleep(0.05)
+        await pending_at_least(served.base, 3)  # the flood is in place
         health = await healthz(served.base)
         assert health["sessions"]["pending"] <= 3 and health["sessions"]["open"] <= 6
         assert await legitimate_call(served.base, transport) < 1.0
@@ -303,9 +308,7 @@ async def test_at_the_sse_cap_a_pending_session_makes_room(http_settings: Callab
     async with serve(settings) as served, anyio.create_task_group() as flood:
         flood.start_soon(_hold_sse_stream, served.base)
         async with session(served.base, "sse"):
-            with anyio.fail_after(5):
-                while (await healthz(served.base))["sessions"]["pending"] < 1:
-                    await anyio.sleep(0.05)
+            await pending_at_least(served.base, 1)
             assert await legitimate_call(served.base, "sse") < 1.0  # the unfinished one was dropped for it
         flood.cancel_scope.cancel()
 
