@@ -18,6 +18,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import AnyHttpUrl
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
+from starlette.middleware import Middleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -128,13 +129,18 @@ def http_app(mcp: MCPServer[Any], settings: Settings, saturation: Saturation | N
         app = mcp.streamable_http_app(
             transport_security=security, host=settings.host, max_sessions=settings.max_sessions
         )
-    app.add_middleware(
-        McpGuard,
-        transport="sse" if settings.transport == "sse" else "streamable-http",
-        saturation=saturation,
-        pending_session_ttl=settings.pending_session_ttl,
-        discard_session=lambda sid: _discard_session(mcp, sid),
-        open_sessions=lambda: _session_count(mcp),
+    # Innermost of the app's own middleware, after the SDK's authentication has looked at the token: the guard
+    # reads request bodies only for callers that may use the server.
+    app.user_middleware.append(
+        Middleware(
+            McpGuard,
+            transport="sse" if settings.transport == "sse" else "streamable-http",
+            requires_auth=settings.auth_token is not None,
+            saturation=saturation,
+            pending_session_ttl=settings.pending_session_ttl,
+            discard_session=lambda sid: _discard_session(mcp, sid),
+            open_sessions=lambda: _session_count(mcp),
+        )
     )
     if security.enable_dns_rebinding_protection:
         app.add_middleware(StrictHostOrigin)

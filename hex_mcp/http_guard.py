@@ -121,9 +121,11 @@ class McpGuard:
         pending_session_ttl: float,
         discard_session: Callable[[str], Awaitable[None]],
         open_sessions: Callable[[], int],
+        requires_auth: bool = False,
         max_body: int = DEFAULT_MAX_REQUEST_BODY_SIZE,
     ) -> None:
         self.app = app
+        self.requires_auth = requires_auth
         self.transport = transport
         self.saturation = saturation
         self.pending_ttl = pending_session_ttl
@@ -154,6 +156,8 @@ class McpGuard:
             await JSONResponse(report, status_code=200 if report["ok"] else 503)(scope, receive, send)
         elif self.transport == "sse" and path == "/sse" and method == "GET":
             await self._sse_stream(scope, receive, send)
+        elif self.requires_auth and not getattr(scope.get("user"), "is_authenticated", False):
+            await self.app(scope, receive, send)  # refused with 401 further in, unread
         elif method == "POST" and (
             (self.transport == "sse" and path.startswith("/messages"))
             or (self.transport == "streamable-http" and path == "/mcp")

@@ -386,3 +386,27 @@ def test_the_connection_cap_stays_under_the_open_file_limit() -> None:
     assert connection_cap(10) == 10
     if soft != resource.RLIM_INFINITY:
         assert connection_cap(10**9) == soft - FD_RESERVE
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+async def test_with_a_token_the_guard_reads_nothing_from_a_caller_without_one(
+    transport: str, http_settings: Callable[..., Settings]
+) -> None:
+    from hex_mcp.config import Secret
+
+    token = "tok-guard-test"
+    async with (
+        serve(http_settings(transport, auth_token=Secret(token))) as served,
+        httpx2.AsyncClient() as http,
+    ):
+        url = (
+            f"{served.base}/mcp"
+            if transport == "streamable-http"
+            else f"{served.base}/messages/?session_id=00"
+        )
+        bad = {**INITIALIZE, "id": {"a": 1}}
+        assert (await http.post(url, json=bad, headers=MCP_HEADERS)).status_code == 401
+        authorized = {**MCP_HEADERS, "authorization": f"Bearer {token}"}
+        response = await http.post(url, json=bad, headers=authorized)
+        assert response.status_code == 400
+        refused(response.json(), "id must be a string or an integer, not dict")
