@@ -27,6 +27,7 @@ from hex_mcp.config import (
     is_loopback,
     parse_redis_url,
 )
+from hex_mcp.logs import limit_repeats
 from hex_mcp.models import BACKEND_NAMES
 
 EPILOG = """\
@@ -43,7 +44,10 @@ commands:
 environment: HEX_API_KEY (hex.pm key, optional), OANOR_API_KEY (gateway key; selects the gateway),
   HEX_MCP_CACHE_TTL (seconds, overrides every TTL), HEX_MCP_MAX_RPS, HEX_MCP_MONTHLY_QUOTA,
   HEX_MCP_CACHE_SIZE_MB (default 256), HEX_MCP_TIMEOUT (seconds per call, default 10),
-  HEX_MCP_AUTH_TOKEN (bearer token for the HTTP transports), HEX_MCP_REDIS_URL, HEX_MCP_REDIS_PREFIX,
+  HEX_MCP_NOT_FOUND_TTL (default 600), HEX_MCP_MAX_LOOKUPS (per hex_outdated call, default 100),
+  HEX_MCP_AUTH_TOKEN (bearer token for the HTTP transports); HTTP limits: HEX_MCP_HEADER_TIMEOUT,
+  HEX_MCP_MAX_CONNECTIONS, HEX_MCP_MAX_SESSIONS, HEX_MCP_MAX_PENDING_SESSIONS, HEX_MCP_PENDING_SESSION_TTL,
+  HEX_MCP_SHUTDOWN_GRACE (see docs/configuration.md); HEX_MCP_REDIS_URL, HEX_MCP_REDIS_PREFIX,
   HEX_MCP_REDIS_PASSWORD (state shared by replicas; see docs/replicas.md).
 """
 
@@ -238,6 +242,7 @@ def configure_logging(level: str) -> None:
     logging.basicConfig(stream=sys.stderr, level=level, format="hex-mcp %(levelname)s %(name)s: %(message)s")
     # httpx2 logs every request at INFO; that is noise unless debugging.
     logging.getLogger("httpx2").setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)
+    limit_repeats()
 
 
 def check_http_exposure(settings: Settings) -> None:
@@ -301,16 +306,24 @@ def serve(settings: Settings) -> int:
 
         anyio.run(serve_stdio, mcp)
         return 0
-    import uvicorn
+    from hex_mcp.http_app import saturation_for
+    from hex_mcp.http_server import build_server, connection_cap
 
-    app = http_app(mcp, settings)
-    config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(), lifespan="on"
+    settings = dataclasses.replace(settings, max_connections=connection_cap(settings.max_connections))
+    saturation = saturation_for(settings)
+    server = build_server(
+        http_app(mcp, settings, saturation),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        saturation=saturation,
+        header_timeout=settings.header_timeout,
+        grace=settings.shutdown_grace,
     )
-    server = uvicorn.Server(config)
+    limit_repeats()  # uvicorn has set up its own log handlers by now
     sys.stderr.write(f"hex-mcp {__version__} serving {settings.transport} at {endpoint_url(settings)}\n")
-    # uvicorn handles SIGINT/SIGTERM itself and drains in-flight requests, then re-raises the signal to the
-    # previous handler: SIGINT's raises KeyboardInterrupt (exit 0 in main), SIGTERM's default would kill us.
+    # uvicorn handles SIGINT/SIGTERM itself (GracefulServer lets calls in flight finish), then re-raises the signal to
+    # the previous handler: SIGINT's raises KeyboardInterrupt (exit 0 in main), SIGTERM's default would kill us.
     signal.signal(signal.SIGTERM, _interrupt)
     anyio.run(server.serve)
     return 0

@@ -108,6 +108,10 @@ class Settings:
     cache_enabled: bool = True
     cache_size_mb: int = 256
     ttls: TTLs = field(default_factory=TTLs)
+    # A 404 is remembered this long (in memory), so repeated questions about unknown names cost no calls.
+    not_found_ttl: int = 600
+    # Upstream lookups one hex_outdated call may start: 100 is a minute of hex.pm's per-IP budget.
+    max_lookups: int = 100
     stale_for: int = 7 * 86_400  # how long past its TTL an entry may still answer when upstream fails
     offline: bool = False
     max_rps: float | None = None  # None: unlimited on hex.pm (its rate headers govern); 2 on the gateway
@@ -123,6 +127,13 @@ class Settings:
     insecure_no_auth: bool = False
     # Streamable HTTP without sessions: any replica behind a load balancer can answer any request.
     stateless_http: bool = False
+    # Availability of the HTTP transports under hostile clients (see README "Reliability").
+    header_timeout: float = 10.0  # seconds a connection may take to send a request's headers
+    max_connections: int = 200  # open connections; past it the longest-waiting idle one is closed, else 503
+    max_sessions: int = 1000  # open MCP sessions; past it a new session gets 503
+    max_pending_sessions: int = 100  # sessions whose client has not finished the handshake yet
+    pending_session_ttl: float = 10.0  # seconds a session may take to finish its handshake
+    shutdown_grace: float = 10.0  # seconds in-flight calls may take to finish after SIGTERM
     log_level: LogLevel = "WARNING"
     registry: RegistryMode = "auto"
     repo_url: str = DEFAULT_REPO_URL
@@ -200,6 +211,10 @@ class Settings:
             given["cache_dir"] = Path(value).expanduser()
         if (value := get("HEX_MCP_CACHE_SIZE_MB")) is not None:
             given["cache_size_mb"] = parse_int("HEX_MCP_CACHE_SIZE_MB", value, minimum=1)
+        if (value := get("HEX_MCP_NOT_FOUND_TTL")) is not None:
+            given["not_found_ttl"] = parse_int("HEX_MCP_NOT_FOUND_TTL", value, minimum=0)
+        if (value := get("HEX_MCP_MAX_LOOKUPS")) is not None:
+            given["max_lookups"] = parse_int("HEX_MCP_MAX_LOOKUPS", value, minimum=1)
         if timeout := parse_float("HEX_MCP_TIMEOUT", get("HEX_MCP_TIMEOUT")):  # 0 keeps the default
             given["timeout"] = timeout
         if (value := get("HEX_MCP_HOST")) is not None:
@@ -208,6 +223,16 @@ class Settings:
             given["port"] = parse_int("HEX_MCP_PORT", value, minimum=0, maximum=65535)
         if (value := get("HEX_MCP_ALLOWED_HOSTS")) is not None:
             given["allowed_hosts"] = tuple(h.strip() for h in value.split(",") if h.strip())
+        for name, attr in _HTTP_LIMITS:
+            if (value := get(name)) is not None:
+                number = parse_float(name, value)
+                if not number:
+                    raise ConfigError(f"{name}={value!r} must be above 0")
+                given[attr] = (
+                    number
+                    if attr in ("header_timeout", "pending_session_ttl", "shutdown_grace")
+                    else int(number)
+                )
         if (value := get("HEX_MCP_LOG_LEVEL")) is not None:
             given["log_level"] = parse_choice("HEX_MCP_LOG_LEVEL", value.upper(), LOG_LEVELS)
         if (value := get("HEX_MCP_REGISTRY")) is not None:
@@ -247,6 +272,16 @@ def parse_redis_prefix(name: str, value: str) -> str:
             f"{name}={value!r} must be at most 64 characters, without spaces or glob characters"
         )
     return value
+
+
+_HTTP_LIMITS = (
+    ("HEX_MCP_HEADER_TIMEOUT", "header_timeout"),
+    ("HEX_MCP_MAX_CONNECTIONS", "max_connections"),
+    ("HEX_MCP_MAX_SESSIONS", "max_sessions"),
+    ("HEX_MCP_MAX_PENDING_SESSIONS", "max_pending_sessions"),
+    ("HEX_MCP_PENDING_SESSION_TTL", "pending_session_ttl"),
+    ("HEX_MCP_SHUTDOWN_GRACE", "shutdown_grace"),
+)
 
 
 def is_loopback(host: str) -> bool:

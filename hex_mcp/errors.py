@@ -126,5 +126,16 @@ class UpstreamUnavailable(HexError):
     retryable = True
 
 
+class LookupBoundReached(HexError):
+    """A tool call used up its bound of upstream lookups; nothing was sent for this one."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"not checked: this call reached its bound of {limit} upstream lookups (HEX_MCP_MAX_LOOKUPS); "
+            "call again to check the rest, answers fetched so far are cached"
+        )
+        self.limit = limit
+
+
 class OfflineMiss(HexError):
     """Offline mode is on and the cache holds nothing for this question."""

@@ -4,22 +4,25 @@
 
 1. the in-process memo: a fresh answer this process already parsed is returned without a disk read or a parse;
 2. the disk cache: a fresh entry is parsed and returned;
-3. single flight: concurrent identical questions share one upstream call;
-4. with a shared store (Redis, `hex_mcp.redis_store`), inside that single flight: an answer another replica stored
+3. the not-found memo: a 404 seen within `not_found_ttl` raises `NotFound` again without a call;
+4. the lookup allowance: a caller that bounds its upstream calls (`LookupAllowance`) is refused past the bound;
+5. single flight: concurrent identical questions share one upstream call;
+6. with a shared store (Redis, `hex_mcp.redis_store`), inside that single flight: an answer another replica stored
    is taken (and kept in the disk cache); otherwise one replica takes the question's lock and calls upstream while
    the others wait for the answer it stores. Private answers never go there;
-5. offline mode: nothing fresh and no network allowed → `OfflineMiss`, before any lock or call;
-6. the call budget (`CallBudget`): the monthly quota is checked before each attempt and every attempt is counted
+7. offline mode: nothing fresh and no network allowed → `OfflineMiss`, before any lock or call;
+8. the call budget (`CallBudget`): the monthly quota is checked before each attempt and every attempt is counted
    (with a shared store: checked and counted in Redis in one step, so replicas together keep to one quota);
-7. the upstream call, revalidating with the entry's ETag (304 keeps the entry, newly dated);
-8. parse before caching, so a malformed answer is never stored;
-9. stale-if-error: a retryable failure answers from an expired entry and says so in the freshness.
+9. the upstream call, revalidating with the entry's ETag (304 keeps the entry, newly dated);
+10. parse before caching, so a malformed answer is never stored;
+11. stale-if-error: a retryable failure answers from an expired entry and says so in the freshness.
 
 It knows nothing of tools or of a backend's name; `HexService` asks it questions through `Endpoint`s.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -31,7 +34,7 @@ import anyio
 from hex_mcp.backends import Endpoint
 from hex_mcp.cache import CacheEntry, ResponseCache, month_key
 from hex_mcp.config import Settings
-from hex_mcp.errors import BadResponse, HexError, OfflineMiss, QuotaExhausted
+from hex_mcp.errors import BadResponse, HexError, LookupBoundReached, NotFound, OfflineMiss, QuotaExhausted
 from hex_mcp.models import Freshness
 from hex_mcp.redis_store import is_private
 from hex_mcp.text import first_sentence
@@ -45,6 +48,28 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 PARSED_MEMO_SIZE = 256  # parsed cache entries kept in memory; ecto's 185 releases parse to ~90 KB
 PEER_POLL_SECONDS = 0.05  # how often a replica waiting on another's lock looks for the stored answer
+NOT_FOUND_MEMO_SIZE = 10_000  # remembered 404s; a key is ~100 bytes, so the memo stays near 1 MB
+
+
+class LookupAllowance:
+    """How many upstream calls one tool call may still start; shared by the tasks it spawns."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+        self.refused = 0
+
+    def take(self) -> None:
+        if self.used >= self.limit:
+            self.refused += 1
+            raise LookupBoundReached(self.limit)
+        self.used += 1
+
+
+# Set by a caller that bounds its upstream calls; tasks it starts inherit it (contextvars are copied on spawn).
+lookup_allowance: contextvars.ContextVar[LookupAllowance | None] = contextvars.ContextVar(
+    "lookup_allowance", default=None
+)
 
 
 @dataclass(frozen=True)
@@ -236,6 +261,7 @@ class Fetcher:
         self.shared = shared
         self._flight: SingleFlight[Fetched[Any]] = SingleFlight()
         self._parsed: dict[MemoKey, _Memo] = {}  # insertion order is the eviction order
+        self._not_found: dict[str, float] = {}  # cache key -> when its 404 expires; insertion order evicts
 
     async def fetch(
         self, endpoint: Endpoint, parse: Callable[[Any], T], *, memo: str | None = None
@@ -258,22 +284,32 @@ class Fetcher:
             else:
                 self.cache.record_lookup(hit=True)
                 return Fetched(value, self._freshness(entry, from_cache=True))
+        self._raise_if_known_missing(key)
+        allowance = lookup_allowance.get()
+        if allowance is not None:
+            allowance.take()
         shared = self.shared if self.shared is not None and not is_private(endpoint) else None
-        if shared is not None:
-            # Inside the local single flight: one Redis read per question per replica, however many ask at once.
+        try:
+            if shared is not None:
+                # Inside the local single flight: one Redis read per question per replica, however many ask.
+                result = await self._flight.run(
+                    key,
+                    lambda: self._via_shared(
+                        endpoint, key, entry, ttl, parse, shared=shared, memo_key=memo_key
+                    ),
+                )
+                self.cache.record_lookup(
+                    hit=result.freshness.from_cache and result.freshness.stale_reason is None
+                )
+                return cast(Fetched[T], result)
+            self.cache.record_lookup(hit=False)
+            self._refuse_offline()
             result = await self._flight.run(
-                key,
-                lambda: self._via_shared(endpoint, key, entry, ttl, parse, shared=shared, memo_key=memo_key),
+                key, lambda: self._refresh(endpoint, key, entry, ttl, parse, memo_key=memo_key)
             )
-            self.cache.record_lookup(
-                hit=result.freshness.from_cache and result.freshness.stale_reason is None
-            )
-            return cast(Fetched[T], result)
-        self.cache.record_lookup(hit=False)
-        self._refuse_offline()
-        result = await self._flight.run(
-            key, lambda: self._refresh(endpoint, key, entry, ttl, parse, memo_key=memo_key)
-        )
+        except NotFound:
+            self._remember_not_found(key)
+            raise
         return cast(Fetched[T], result)
 
     def _refuse_offline(self) -> None:
@@ -368,6 +404,31 @@ class Fetcher:
                 with anyio.CancelScope(shield=True):
                     await shared.unlock(key, token)
         return result
+
+    def _raise_if_known_missing(self, key: str) -> None:
+        expires = self._not_found.get(key)
+        if expires is None:
+            return
+        if time.monotonic() < expires:
+            self.cache.record_lookup(hit=True)
+            raise NotFound(
+                f"{self.settings.backend_label} answered 404 for this within the last "
+                f"{self.settings.not_found_ttl} s (remembered, not asked again)."
+            )
+        del self._not_found[key]
+
+    def _remember_not_found(self, key: str) -> None:
+        """Only a 404 is remembered: an outage, a 429 or a bad answer must be retried on the next call.
+
+        Kept in memory only (not on disk, not shared): a name published a minute ago shows up after at most
+        `not_found_ttl`, and `--no-cache` (or a TTL of 0) remembers nothing.
+        """
+        if not self.cache.enabled or self.settings.not_found_ttl <= 0:
+            return
+        self._not_found.pop(key, None)
+        self._not_found[key] = time.monotonic() + self.settings.not_found_ttl
+        if len(self._not_found) > NOT_FOUND_MEMO_SIZE:
+            self._not_found.pop(next(iter(self._not_found)))
 
     def _usable(self, fetched_at: float, ttl: int) -> bool:
         """Fresh within its TTL, or any age in offline mode."""

@@ -18,10 +18,12 @@ from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import AnyHttpUrl
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
+from starlette.middleware import Middleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hex_mcp.config import Settings
+from hex_mcp.http_guard import McpGuard, Saturation
 
 # The hosts for which the SDK turns on its own loopback-only Host/Origin checks.
 SDK_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -113,19 +115,54 @@ def _plain_origin(origin: str) -> bool:
     return bool(parts.hostname)
 
 
-def http_app(mcp: MCPServer[Any], settings: Settings) -> Starlette:
-    """The ASGI app for the selected HTTP transport."""
+def saturation_for(settings: Settings) -> Saturation:
+    return Saturation(settings.max_connections, settings.max_sessions, settings.max_pending_sessions)
+
+
+def http_app(mcp: MCPServer[Any], settings: Settings, saturation: Saturation | None = None) -> Starlette:
+    """The ASGI app for the selected HTTP transport; `saturation` receives its counts for /healthz."""
     security = transport_security(settings)
+    saturation = saturation if saturation is not None else saturation_for(settings)
     if settings.transport == "sse":
         app = mcp.sse_app(transport_security=security, host=settings.host)
     else:
         app = mcp.streamable_http_app(
-            transport_security=security, host=settings.host, stateless_http=settings.stateless_http
+            transport_security=security,
+            host=settings.host,
+            max_sessions=settings.max_sessions,
+            stateless_http=settings.stateless_http,
         )
+    # Innermost of the app's own middleware, after the SDK's authentication has looked at the token: the guard
+    # reads request bodies only for callers that may use the server.
+    app.user_middleware.append(
+        Middleware(
+            McpGuard,
+            transport="sse" if settings.transport == "sse" else "streamable-http",
+            requires_auth=settings.auth_token is not None,
+            saturation=saturation,
+            pending_session_ttl=settings.pending_session_ttl,
+            discard_session=lambda sid: _discard_session(mcp, sid),
+            open_sessions=lambda: _session_count(mcp),
+            extra_report=getattr(mcp, "health_report", None),
+        )
+    )
     if security.enable_dns_rebinding_protection:
         app.add_middleware(StrictHostOrigin)
     app.add_middleware(CompleteResponses)
     return app
+
+
+# The SDK's session manager has no public way to end a session or count them; these two reach into it, and
+# tests/test_http_guard.py fails if they stop working.
+async def _discard_session(mcp: MCPServer[Any], sid: str) -> None:
+    manager = mcp.session_manager
+    transport = manager._server_instances.get(sid)
+    if transport is not None:
+        await manager._discard_session(sid, transport)
+
+
+def _session_count(mcp: MCPServer[Any]) -> int:
+    return len(mcp.session_manager._server_instances)
 
 
 class CompleteResponses:

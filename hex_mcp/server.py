@@ -234,12 +234,18 @@ class AppState:
     service: HexService
 
 
+async def _nothing_to_report() -> dict[str, Any]:
+    return {}
+
+
 class HexMCPServer(MCPServer[AppState]):
     """`MCPServer` with two trims: no `prompts` capability (hex-mcp has no prompts, and an advertised empty list
     sends hosts looking), and `tools/list` with the schemas of `hex_mcp.tool_schemas`."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # What /healthz adds to the transport's own counts (the shared store, when there is one).
+        self.health_report: Callable[[], Awaitable[dict[str, Any]]] = _nothing_to_report
         # The SDK registers prompt handlers unconditionally and advertises whatever is registered; it has no
         # public way to drop one, so this reaches into its table (mcp is pinned below 3; tests/test_tools.py
         # checks the capabilities).
@@ -465,15 +471,24 @@ async def healthz(_request: Request) -> JSONResponse:
     return JSONResponse({"ok": True, "name": "hex-mcp", "version": __version__})
 
 
-def _healthz(shared: _SharedService) -> Callable[[Request], Awaitable[JSONResponse]]:
-    """/healthz, with the shared store's state when one is configured (a degraded store is still healthy)."""
+def _store_report(shared: _SharedService) -> Callable[[], Awaitable[dict[str, Any]]]:
+    """The shared store's part of /healthz (a degraded store is still healthy); empty without a store."""
 
-    async def handler(request: Request) -> JSONResponse:
+    async def report() -> dict[str, Any]:
         live = shared.service
         store = await live.store_info() if live is not None else await store_health(shared.settings)
-        if store is None:
-            return await healthz(request)
-        return JSONResponse({"ok": True, "name": "hex-mcp", "version": __version__, "store": store})
+        return {} if store is None else {"store": store}
+
+    return report
+
+
+def _healthz(
+    store_report: Callable[[], Awaitable[dict[str, Any]]],
+) -> Callable[[Request], Awaitable[JSONResponse]]:
+    """/healthz where no HTTP guard answers it first (the guard adds connection and session counts)."""
+
+    async def handler(request: Request) -> JSONResponse:
+        return JSONResponse({"ok": True, "name": "hex-mcp", "version": __version__, **await store_report()})
 
     return handler
 
@@ -528,5 +543,6 @@ def create_server(
     for fn, uri, name, title, description in RESOURCES:
         mcp.resource(uri, name=name, title=title, description=description, mime_type="text/plain")(fn)
     mcp.completion()(shared.complete)  # type: ignore[no-untyped-call]  # the SDK leaves it untyped
-    mcp.custom_route("/healthz", methods=["GET"])(_healthz(shared))
+    mcp.health_report = _store_report(shared)
+    mcp.custom_route("/healthz", methods=["GET"])(_healthz(mcp.health_report))
     return mcp

@@ -32,7 +32,8 @@ from hex_mcp.changelog_part import (
     fallback_link,
 )
 from hex_mcp.config import Settings
-from hex_mcp.deps_input import DepsInputError, DepSpec, parse_deps
+from hex_mcp.deadline import bounded, deadline
+from hex_mcp.deps_input import DepsInputError, DepSpec
 from hex_mcp.errors import (
     BadResponse,
     HexError,
@@ -43,7 +44,7 @@ from hex_mcp.errors import (
     ReleaseDocMissing,
     ReleaseNotFound,
 )
-from hex_mcp.fetch import PARSED_MEMO_SIZE, CallBudget, Fetched, Fetcher
+from hex_mcp.fetch import PARSED_MEMO_SIZE, CallBudget, Fetched, Fetcher, LookupAllowance, lookup_allowance
 from hex_mcp.from_registry import (
     find_release,
     has_all_dates,
@@ -68,6 +69,7 @@ from hex_mcp.models import (
     SearchView,
     SkippedDepView,
 )
+from hex_mcp.offload import parse_deps_off_loop
 from hex_mcp.plan import PlanInputError
 from hex_mcp.plan_input import parse_plan_request
 from hex_mcp.planning import make_plan, plan_view
@@ -112,6 +114,7 @@ log = logging.getLogger(__name__)
 DESCRIPTION_LIMIT = 280
 PACKAGE_RECENT_RELEASES = 5
 OUTDATED_CONCURRENCY = 8  # parallel lookups per hex_outdated call: fast, yet far from hex.pm's rate window
+OUTDATED_DEADLINE_MARGIN = 0.5  # seconds before the call's deadline when hex_outdated stops looking up
 COMPLETION_MAX = 100  # MCP caps completion values at 100
 COMPLETION_SEARCH_LIMIT = 50
 SUGGESTIONS_MAX = 3
@@ -323,6 +326,7 @@ class HexService:
 
     # -- tools -------------------------------------------------------------------------------------------
 
+    @bounded
     @suggests_names
     async def package(self, name: str) -> PackageView:
         fetched = await self._package(validate.package_name(name))
@@ -352,6 +356,7 @@ class HexService:
             freshness=fetched.freshness,
         )
 
+    @bounded
     @suggests_names
     async def releases(
         self, name: str, limit: int = 50, requirement: str | None = None, include_prereleases: bool = False
@@ -384,6 +389,7 @@ class HexService:
             freshness=fetched.freshness,
         )
 
+    @bounded
     @suggests_names
     async def release(self, name: str, version: str | None = None) -> ReleaseView:
         """Dependencies, retirement, checksum and date from the registry; the rest from the API document."""
@@ -426,6 +432,7 @@ class HexService:
         freshness = combined_freshness([reg.freshness, api.freshness]).model_copy(update={"registry": True})
         return Fetched(release_from_registry(reg.value, rel, api.value), freshness)
 
+    @bounded
     async def search(self, q: str, page: int = 1, limit: int = 20, sort: str | None = None) -> SearchView:
         query = validate.search_query(q)
         validate.bounded(page, "page", 1, validate.SEARCH_PAGE_MAX)
@@ -452,6 +459,7 @@ class HexService:
             freshness=fetched.freshness,
         )
 
+    @bounded
     async def meta(self) -> MetaView:
         stats = self.cache.stats()
         rate = self.upstream.rate
@@ -507,6 +515,7 @@ class HexService:
 
     # -- upgrade assistant -------------------------------------------------------------------------------
 
+    @bounded
     @suggests_names
     async def diff(
         self,
@@ -611,26 +620,41 @@ class HexService:
         # The registry's outer checksum, or the API's for files written before outer checksums existed.
         return view, {r.version: r.checksum for r in (old_release.value, new_release.value)}
 
+    @bounded
     async def outdated(self, deps: str) -> OutdatedView:
         """Check every Hex dependency of a pasted mix.lock / mix.exs / `name version` list in one call."""
         text = validate.deps_text(deps)
         try:
-            parsed = parse_deps(text)
+            parsed = await parse_deps_off_loop(text)
         except DepsInputError as exc:
             raise InvalidInput(f"deps could not be read: {exc}") from None
-        checks: list[DepCheck] = []
+        checks: dict[int, DepCheck] = {}
         limiter = anyio.CapacityLimiter(OUTDATED_CONCURRENCY)
 
-        async def check(spec: DepSpec) -> None:
+        async def check(index: int, spec: DepSpec) -> None:
             async with limiter:
-                checks.append(await self._check_dep(spec))
+                checks[index] = await self._check_dep(spec)
 
-        async with anyio.create_task_group() as tg:
-            for spec in parsed.deps:
-                tg.start_soon(check, spec)
-        rows = sort_outdated(mark_updates([c.row for c in checks], parsed))
-        fresh = [c.freshness for c in checks if c.freshness is not None]
-        known = [c.retirements_known for c in checks if c.retirements_known is not None]
+        # Each dependency may cost an upstream call; the allowance bounds them per call (cached answers are free).
+        token = lookup_allowance.set(LookupAllowance(self.settings.max_lookups))
+        try:
+            # Stop looking up just before the call's deadline, so the deps checked by then are still answered.
+            with anyio.CancelScope(deadline=deadline() - OUTDATED_DEADLINE_MARGIN):
+                async with anyio.create_task_group() as tg:
+                    for index, spec in enumerate(parsed.deps):
+                        tg.start_soon(check, index, spec)
+        finally:
+            lookup_allowance.reset(token)
+        for index, spec in enumerate(parsed.deps):
+            if index not in checks:
+                checks[index] = _unchecked(
+                    spec,
+                    f"not checked within the call's {self.settings.timeout:g} s "
+                    "deadline (HEX_MCP_TIMEOUT); call again, answers fetched so far are cached",
+                )
+        rows = sort_outdated(mark_updates([c.row for c in checks.values()], parsed))
+        fresh = [c.freshness for c in checks.values() if c.freshness is not None]
+        known = [c.retirements_known for c in checks.values() if c.retirements_known is not None]
         return OutdatedView(
             input_format=parsed.format,
             source=self.settings.backend,
@@ -658,15 +682,7 @@ class HexService:
         else:
             pkg = fetched.value
             return DepCheck(outdated_row(spec, pkg), fetched.freshness, pkg.retirements_known)
-        row = OutdatedRow(
-            name=spec.name,
-            app=spec.app,
-            status=status,
-            current=spec.version,
-            requirement=spec.requirement,
-            note=note,
-        )
-        return DepCheck(row, None, None)
+        return _unchecked(spec, note, status)
 
     async def plan(self, deps: str, update: str, target: str | None = None) -> PlanView:
         """What `mix deps.update` would do to a pasted mix.lock (and mix.exs), from the signed registry."""
@@ -768,6 +784,18 @@ def fallback_note(name: str, exc: HexError) -> str:
     return (
         f"registry file for {name} could not be fetched ({first_sentence(str(exc))}); answered from the API"
     )
+
+
+def _unchecked(spec: DepSpec, note: str, status: OutdatedStatus = "error") -> DepCheck:
+    row = OutdatedRow(
+        name=spec.name,
+        app=spec.app,
+        status=status,
+        current=spec.version,
+        requirement=spec.requirement,
+        note=note,
+    )
+    return DepCheck(row, None, None)
 
 
 def _noted(fetched: Fetched[Any], note: str | None) -> Fetched[Any]:

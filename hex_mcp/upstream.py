@@ -23,6 +23,7 @@ import httpx2
 
 from hex_mcp import __version__
 from hex_mcp.config import Settings
+from hex_mcp.deadline import deadline
 from hex_mcp.errors import (
     AuthError,
     BadResponse,
@@ -128,8 +129,11 @@ class UpstreamClient:
         self, path: str, params: Mapping[str, str] | None = None, etag: str | None = None
     ) -> UpstreamResponse:
         """GET `path` under the base URL, retrying transient failures within the settings' deadline."""
+        # Never past the question's own deadline (time queued before this call counts), so this timeout, not the
+        # question's, fires first and a stale answer can still stand in.
+        budget = min(self.settings.timeout, deadline() - anyio.current_time())
         try:
-            with anyio.fail_after(self.settings.timeout):
+            with anyio.fail_after(max(0.0, budget)):
                 return await self._get_with_retries(path, dict(params or {}), etag)
         except TimeoutError:
             raise UpstreamUnavailable(

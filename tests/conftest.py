@@ -11,6 +11,7 @@ from mcp import Client
 
 from fakehex.upstream import FakeUpstream
 from hex_mcp.config import Secret, Settings, TTLs
+from hex_mcp.logs import reset_repeats
 from hex_mcp.server import create_server
 
 OANOR_KEY = "test-oanor-key"
@@ -20,6 +21,13 @@ HEX_KEY = "0123456789abcdef0123456789abcdef"
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_log_window() -> None:
+    """The repeat filter that `configure_logging` installs is process-wide: without a reset, lines another test
+    logged in this worker would be counted against this one's."""
+    reset_repeats()
 
 
 @pytest.fixture(scope="session")

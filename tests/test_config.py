@@ -277,3 +277,31 @@ def test_repo_public_key_oversized_file(tmp_path: Path) -> None:
     assert (
         str(info.value) == f"HEX_MCP_REPO_PUBLIC_KEY={str(path)!r} is over 65,536 bytes: not a public key PEM"
     )
+
+
+def test_http_availability_limits_from_env() -> None:
+    settings = Settings.from_env(
+        {
+            "HEX_MCP_HEADER_TIMEOUT": "2.5",
+            "HEX_MCP_MAX_CONNECTIONS": "50",
+            "HEX_MCP_MAX_SESSIONS": "20",
+            "HEX_MCP_MAX_PENDING_SESSIONS": "5",
+            "HEX_MCP_PENDING_SESSION_TTL": "3",
+            "HEX_MCP_SHUTDOWN_GRACE": "4",
+        }
+    )
+    assert (settings.header_timeout, settings.max_connections, settings.max_sessions) == (2.5, 50, 20)
+    assert (settings.max_pending_sessions, settings.pending_session_ttl, settings.shutdown_grace) == (
+        5,
+        3.0,
+        4.0,
+    )
+    defaults = Settings.from_env({})
+    assert (defaults.header_timeout, defaults.shutdown_grace, defaults.pending_session_ttl) == (
+        10.0,
+        10.0,
+        10.0,
+    )
+    for bad in ("0", "-1", "x"):
+        with pytest.raises(ConfigError, match="HEX_MCP_MAX_CONNECTIONS"):
+            Settings.from_env({"HEX_MCP_MAX_CONNECTIONS": bad})

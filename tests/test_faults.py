@@ -176,7 +176,8 @@ def settings_for(make_settings: Callable[..., Settings], backend: str, **overrid
 async def test_fault_is_explained_and_the_next_call_works(
     backend: str, case: Case, fake: FakeUpstream, make_settings: Callable[..., Settings]
 ) -> None:
-    settings = settings_for(make_settings, backend, timeout=case.timeout)
+    # A real 404 is remembered on purpose (tests/test_not_found_memo.py); here every fault must clear at once.
+    settings = settings_for(make_settings, backend, timeout=case.timeout, not_found_ttl=0)
     async with Client(create_server(settings)) as client:
         fake.add_fault(case.fault(fake))
         started = time.monotonic()

@@ -10,7 +10,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "hex_mcp"
 
 # The MCP face: the only modules that may import the SDK or the ASGI stack.
-MCP_FACE = {"server", "http_app", "stdio", "tryout", "cli"}
+MCP_FACE = {"server", "http_app", "http_guard", "http_server", "stdio", "tryout", "cli"}
 MCP_PACKAGES = {"mcp", "starlette", "uvicorn", "sse_starlette"}
 
 # Pure logic: data in, data out. No network, no disk, no event loop, no MCP.

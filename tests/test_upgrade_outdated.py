@@ -181,8 +181,8 @@ async def test_one_call_per_dep_and_none_when_warm(
         assert fake.count() == fake.count(prefix) == LOCK_LOOKUPS
         assert (data["live_lookups"], data["cached_lookups"]) == (LOCK_LOOKUPS - 1, 0)  # ghost_pkg is a 404
         text, data = await outdated(client, LOCK)
-        # only the unknown package is asked again: a 404 is not cached
-        assert fake.count() == LOCK_LOOKUPS + 1
+        # nothing is asked again: the unknown package's 404 is remembered too
+        assert fake.count() == LOCK_LOOKUPS
         assert (data["live_lookups"], data["cached_lookups"]) == (0, LOCK_LOOKUPS - 1)
         assert " · cached " in text.rsplit("\n", 1)[1]
 
