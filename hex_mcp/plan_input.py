@@ -43,6 +43,11 @@ def parse_plan_request(deps: str, update: str, target: str | None = None) -> Pla
         parsed = parse_deps(text)
     except DepsInputError as exc:
         raise InvalidInput(f"deps could not be read: {exc}") from None
+    return plan_request(parsed, update, target)
+
+
+def plan_request(parsed: DepsInput, update: str, target: str | None = None) -> PlanRequest:
+    """`parse_plan_request` for a paste already read (the service reads large ones off the event loop)."""
     targets = _targets(target)
     names = _update_names(update)
     lock, app, non_hex = _split(parsed)

@@ -71,7 +71,7 @@ from hex_mcp.models import (
 )
 from hex_mcp.offload import parse_deps_off_loop
 from hex_mcp.plan import PlanInputError
-from hex_mcp.plan_input import parse_plan_request
+from hex_mcp.plan_input import plan_request
 from hex_mcp.planning import make_plan, plan_view
 from hex_mcp.redis_store import RedisStore, open_store
 from hex_mcp.registry import (
@@ -686,7 +686,13 @@ class HexService:
 
     async def plan(self, deps: str, update: str, target: str | None = None) -> PlanView:
         """What `mix deps.update` would do to a pasted mix.lock (and mix.exs), from the signed registry."""
-        request = parse_plan_request(deps, update, target)
+        # Not @bounded: the planner keeps its own deadline (plan_deadline) and answers what it found by then.
+        text = validate.deps_text(deps)
+        try:
+            parsed = await parse_deps_off_loop(text)
+        except DepsInputError as exc:
+            raise InvalidInput(f"deps could not be read: {exc}") from None
+        request = plan_request(parsed, update, target)
         if self.settings.registry == "off":
             raise RegistryUnavailable(
                 "hex_plan needs every release's dependencies, which only the signed Hex registry lists, and "

@@ -13,6 +13,7 @@ from mcp import Client
 
 from fakehex.upstream import FakeUpstream, Fault
 from hex_mcp.config import Settings
+from hex_mcp.offload import INLINE_MAX_CHARS
 from hex_mcp.server import create_server
 from hex_mcp.versions import Version
 from tests.helpers import split_source, text_of, tokens
@@ -372,3 +373,13 @@ async def test_hex_plans_definition_is_small(plan_client: Client) -> None:
     assert tokens(json.dumps(definition, separators=(",", ":"))) <= 300
     assert tool.input_schema["required"] == ["deps", "update"]
     assert tool.annotations is not None and tool.annotations.read_only_hint is True
+
+
+@pytest.mark.slow  # starts a parse worker process
+async def test_a_large_paste_is_read_off_the_event_loop_with_the_same_plan(plan_client: Client) -> None:
+    # Past offload.INLINE_MAX_CHARS the paste is parsed in a worker process; the answer must not change.
+    padded = LOCK + "\n" * (INLINE_MAX_CHARS + 1 - len(LOCK))
+    assert len(padded) > INLINE_MAX_CHARS
+    small, _, _ = await _plan(plan_client, deps=LOCK, update="phoenix")
+    large, _, _ = await _plan(plan_client, deps=padded, update="phoenix")
+    assert large == small
