@@ -4,16 +4,15 @@
 
 Both servers run at once. After one warm-up call per tool (which fills hex-mcp's cache from the fake
 upstream), every round times one echo call (the floor) and then one call of each hex-mcp tool, interleaved, so
-background load hits both sides alike. The floor is the echo tool's p50; the target is each tool's p50
-within 1.5x of it. The measured rounds must not reach upstream (checked with the fake's hit counter): this is
-the cache-hit path.
+background load hits both sides alike. The floor is the echo tool's p50. The measured rounds must not reach
+upstream (checked with the fake's hit counter): this is the cache-hit path.
 
-Two clients are measured, one after the other:
+Two clients are measured, one after the other, each with its target for every tool's p50:
 - `raw`: newline-delimited JSON-RPC written and read by the benchmark itself: the server and the transport.
-  This is the figure the target applies to.
-- `sdk`: the official Python MCP client (`Client(..., mode="legacy")`), which also revalidates each
-  structured result against the tool's output schema with jsonschema, in the client process. Shown because a
-  Python host pays it; it grows with the size of the structured content, not with server work.
+  Target: within 1.5x of the floor.
+- `sdk`: the official Python MCP client (`Client(..., mode="legacy")`), which also validates each structured
+  result against the tool's published output schema with jsonschema, in the client process: what a Python host
+  or eval harness pays. Target: within 2x of the floor.
 """
 
 from __future__ import annotations
@@ -49,9 +48,18 @@ CALLS: list[tuple[str, dict[str, Any]]] = [
     ("hex_release", {"name": "phoenix", "version": "1.7.14"}),
     ("hex_search", {"q": "json", "limit": 20}),
     ("hex_meta", {}),
+    ("hex_diff", {"name": "phoenix", "from_version": "1.7.14", "to_version": "1.8.7"}),
+    ("hex_outdated", {"deps": "jason 1.2.0\nplug 1.14.0\nphoenix ~> 1.7"}),
+    (
+        "hex_plan",
+        {
+            "deps": '%{"jason": {:hex, :jason, "1.2.0", "00", [:mix], [], "hexpm", "00"}}',
+            "update": "jason",
+        },
+    ),
 ]
 FLOOR = "echo (floor)"
-TARGET = 1.5
+TARGETS = {"raw": 1.5, "sdk": 2.0}
 Caller = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 
@@ -114,7 +122,7 @@ def rows_for(kind: str, samples: dict[str, list[float]]) -> tuple[list[list[obje
     met = True
     for name, values in samples.items():
         ratio = percentile(values, 50) / floor
-        ok = name == FLOOR or ratio <= TARGET
+        ok = name == FLOOR or ratio <= TARGETS[kind]
         met = met and ok
         rows.append(
             [
@@ -125,7 +133,7 @@ def rows_for(kind: str, samples: dict[str, list[float]]) -> tuple[list[list[obje
                 f"{percentile(values, 90):.2f}",
                 f"{percentile(values, 99):.2f}",
                 f"{ratio:.2f}x",
-                "-" if name == FLOOR else verdict(ok) if kind == "raw" else "(info)",
+                "-" if name == FLOOR else verdict(ok),
             ]
         )
     return rows, met
@@ -145,13 +153,16 @@ def main(argv: list[str] | None = None) -> int:
         kind_rows, kind_met = rows_for(kind, samples)
         rows += kind_rows
         upstream += calls
-        met = met and (kind_met or kind != "raw")
+        met = met and kind_met
     title = (
         f"## Warm-cache latency over stdio ({args.backend}, {args.rounds} rounds, interleaved with the floor)"
     )
     print(title + "\n")
     print(
-        markdown_table(["client", "call", "n", "p50 ms", "p90 ms", "p99 ms", "p50 / floor", "<= 1.5x"], rows)
+        markdown_table(
+            ["client", "call", "n", "p50 ms", "p90 ms", "p99 ms", "p50 / floor", "target (raw 1.5x, sdk 2x)"],
+            rows,
+        )
     )
     print(
         f"\nupstream calls during the measured rounds: {upstream} (expected 0: every answer from the cache)"

@@ -89,7 +89,10 @@ class ReleaseNotes:
         try:
             response = await self._client.get(f"/tarballs/{segment(name)}-{segment(version)}.tar")
         except NotFound:
-            return None, f"the Hex repository has no tarball for {name} {version}"
+            note = f"the Hex repository has no tarball for {name} {version}"
+            if self.settings.not_found_ttl > 0:  # remembered like any 404, so a repeated diff asks no more
+                self.cache.set(key, CacheEntry({"note": note}, time.time()), int(self.settings.not_found_ttl))
+            return None, note
         except HexError as exc:
             return None, f"the release tarball could not be fetched: {first_sentence(str(exc))}"
         body: bytes = response.data

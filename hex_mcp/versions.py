@@ -28,6 +28,7 @@ stable versions instead; ``hex_pick`` reproduces that choice.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
@@ -246,11 +247,7 @@ class Version:
 
         Raises ``VersionError`` naming the offending part.
         """
-        fast = _fast_parse(text)
-        if fast is not None:
-            return cls(*fast)
-        version, _ = _parse_core(text, allow_two_part=False, kind="version")
-        return version
+        return _parse_version(text)
 
     @classmethod
     def try_parse(cls, text: str) -> Version | None:
@@ -701,3 +698,14 @@ def parse_version_arg(text: str | None) -> VersionArg:
     if is_requirement(stripped):
         return Req(Requirement.parse(stripped), stripped)
     return Exact(Version.parse(stripped))
+
+
+@functools.lru_cache(maxsize=16_384)
+def _parse_version(text: str) -> Version:
+    """`Version.parse`, remembered: versions are immutable, and answers parse the same release lists over and
+    over (a warm hex_diff of phoenix parsed its 171 versions on every call)."""
+    fast = _fast_parse(text)
+    if fast is not None:
+        return Version(*fast)
+    version, _ = _parse_core(text, allow_two_part=False, kind="version")
+    return version

@@ -162,11 +162,23 @@ async def test_diff_without_a_changelog_reads_the_links_once(
             )
     # Two release documents and the package document (links), each read once.
     assert (fake.count("/api"), fake.count("/repo/packages")) == (3, 1)
-    assert fake.count("/repo/tarballs/phoenix-1.7.14.tar") == 2  # a missing tarball is asked again next time
+    # A missing tarball is a 404 like any other: remembered for HEX_MCP_NOT_FOUND_TTL, not asked again.
+    assert fake.count("/repo/tarballs/phoenix-1.7.14.tar") == 1
     assert (
         "changelog: not shown — the Hex repository has no tarball for phoenix 1.7.14 · see Changelog: "
         "https://hexdocs.pm/phoenix/changelog.html"
     ) in text
+
+
+async def test_a_missing_tarball_is_asked_again_when_404s_are_not_remembered(
+    make_settings: Callable[..., Settings], fake: FakeUpstream
+) -> None:
+    async with _client(make_settings("hexpm", registry="auto", not_found_ttl=0)) as c:
+        for _ in range(2):
+            await c.call_tool(
+                "hex_diff", {"name": "phoenix", "from_version": "1.7.0", "to_version": "1.7.14"}
+            )
+    assert fake.count("/repo/tarballs/phoenix-1.7.14.tar") == 2
 
 
 async def test_a_304_revalidates_and_meta_counts_it(
