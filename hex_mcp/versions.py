@@ -205,6 +205,7 @@ def _parse_core(text: str, *, allow_two_part: bool, kind: str) -> tuple[Version,
     return Version(major, minor, patch, pre), patch_text is None
 
 
+@functools.lru_cache(maxsize=32_768)  # release lists are sorted and matched again on every warm answer
 def _key_of(text: str) -> _Key | None:
     """The sort key of a version string, or None when it is not a valid version."""
     # The hot path of sorting and matching release lists, hence the inlined fast parse.
