@@ -1,8 +1,9 @@
 """Input rules, stated once: the MCP input schemas advertise them and the service enforces them.
 
 Every check runs before any upstream call and raises `InvalidInput` with a message that says what is wrong and
-what a valid value looks like. Versions and requirements are parsed here, once, by `hex_mcp.versions`; the
-patterns below only feed the advertised schemas. Because names and versions are also percent-encoded into paths
+what a valid value looks like. Versions and requirements are parsed here, once, by `hex_mcp.versions` (the
+advertised schemas bound their length only: the parser's message says what is wrong, a schema regex would not).
+Because names and versions are also percent-encoded into paths
 (`hex_mcp.backends.segment`), no input can change the upstream host or path.
 """
 
@@ -17,13 +18,6 @@ from hex_mcp.versions import Requirement, VersionArg, VersionError, is_requireme
 # digits and _ are all safe in a URL path segment.
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
 NAME_MIN, NAME_MAX = 2, 100
-SEMVER = r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?"
-VERSION_PATTERN = rf"^{SEMVER}$"
-_OP = r"(==|!=|>=|<=|~>|>|<)"
-_OPERAND = r"\d+(\.\d+){1,2}(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?"
-_CLAUSE = rf"{_OP}? *{_OPERAND}"  # Elixir separates tokens with plain spaces only
-REQUIREMENT_PATTERN = rf"^{_CLAUSE}( +(and|or) +{_CLAUSE})*$"
-VERSION_OR_REQUIREMENT_PATTERN = rf"^(latest|{SEMVER}|{_CLAUSE}( +(and|or) +{_CLAUSE})*)$"
 VERSION_MAX = 100
 QUERY_MAX = 200
 RELEASES_LIMIT_MAX = 500
