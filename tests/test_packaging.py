@@ -181,3 +181,37 @@ def test_wheel_and_sdist_install_and_run(fake: FakeUpstream, tmp_path: Path) -> 
         env=env,
     )
     assert answer.stdout.startswith("jason — ")
+
+
+@pytest.mark.slow
+def test_an_unpacked_sdist_collects_every_test_and_runs_the_data_dependent_ones(tmp_path: Path) -> None:
+    # The sdist carries its tests and what they read (fixtures, fakehex, docs, evals, scripts): in the unpacked tree,
+    # every test module imports and the tests that read files pass. The whole suite there is what CI runs here.
+    run(
+        sys.executable,
+        "-m",
+        "build",
+        "--no-isolation",
+        "--sdist",
+        "--outdir",
+        tmp_path / "dist",
+        ROOT,
+        timeout=180,
+    )
+    sdist = next((tmp_path / "dist").glob("mcp_server_hexpm-*.tar.gz"))
+    with tarfile.open(sdist) as archive:
+        archive.extractall(tmp_path / "unpacked", filter="data")
+    tree = next((tmp_path / "unpacked").iterdir())
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    pytest_cmd = (sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "0", "-q")
+    collected = run(*pytest_cmd, "--collect-only", "-m", "", cwd=tree, env=env, timeout=300)
+    count = int(collected.stdout.strip().splitlines()[-1].split()[0])  # "1700 tests collected in 3.1s"
+    assert count > 1_000, collected.stdout[-500:]
+    files = (
+        "tests/test_readme.py",
+        "tests/test_layers.py",
+        "tests/test_evals.py",
+        "tests/test_hex_registry.py",
+    )
+    passed = run(*pytest_cmd, *files, cwd=tree, env=env, timeout=300)
+    assert " passed" in passed.stdout.splitlines()[-1] and "failed" not in passed.stdout.splitlines()[-1]
