@@ -94,7 +94,7 @@ from hex_mcp.resolve import (
     retired_above,
 )
 from hex_mcp.text import first_sentence, shorten
-from hex_mcp.tokens import count_tokens
+from hex_mcp.tokens import count_tokens, counter_ready
 from hex_mcp.upgrade import (
     DepCheck,
     build_diff,
@@ -117,6 +117,7 @@ OUTDATED_CONCURRENCY = 8  # parallel lookups per hex_outdated call: fast, yet fa
 OUTDATED_DEADLINE_MARGIN = 0.5  # seconds before the call's deadline when hex_outdated stops looking up
 COMPLETION_MAX = 100  # MCP caps completion values at 100
 COMPLETION_SEARCH_LIMIT = 50
+INLINE_CHANGELOG_CHARS = 32_768  # a changelog this short is fitted in well under a millisecond
 SUGGESTIONS_MAX = 3
 SUGGESTION_CUTOFF = 0.75  # difflib ratio: "phoneix" → "phoenix" (0.86) passes, "plug" → "plum" (0.75) too
 
@@ -571,19 +572,20 @@ class HexService:
             else (view.from_version, view.to_version)
         )
         found, failure = await self.release_notes.changelog(view.name, high, checksums.get(high))
-        # Splitting and fitting a long changelog takes a while (about a second for 2 MiB of one-line entries):
-        # off the event loop, as the tarball read is.
-        part = await anyio.to_thread.run_sync(
-            functools.partial(
-                changelog_view,
-                low=low,
-                high=high,
-                found=found,
-                failure=failure,
-                max_tokens=max_tokens,
-                count_tokens=count_tokens,
-            )
+        fit = functools.partial(
+            changelog_view,
+            low=low,
+            high=high,
+            found=found,
+            failure=failure,
+            max_tokens=max_tokens,
+            count_tokens=count_tokens,
         )
+        # Splitting and fitting a long changelog takes a while (about a second for 2 MiB of one-line entries), and
+        # the first count loads the tokenizer (0.6 s): then off the event loop, as the tarball read is. A short
+        # one is fitted in place, which saves the thread hop (~0.3 ms) on every warm call.
+        inline = found is None or (len(found.text) <= INLINE_CHANGELOG_CHARS and counter_ready())
+        part = fit() if inline else await anyio.to_thread.run_sync(fit)
         if part.status != "shown":
             label, url = await self._changelog_link(view.name, listing)
             part = part.model_copy(update={"link": url, "link_label": label})

@@ -16,7 +16,7 @@ import logging
 import warnings
 from collections.abc import Callable
 
-__all__ = ["count_tokens", "exact_counter"]
+__all__ = ["count_tokens", "counter_ready", "exact_counter"]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,11 @@ def exact_counter() -> Callable[[str], int] | None:
         return len(encoding.encode_ordinary(text))
 
     return count
+
+
+def counter_ready() -> bool:
+    """Whether counting is cheap now: the tables are loaded (or known to be missing), so no 0.6 s load is due."""
+    return exact_counter.cache_info().currsize > 0
 
 
 def count_tokens(text: str) -> int:
