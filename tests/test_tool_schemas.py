@@ -53,18 +53,34 @@ def test_a_list_of_objects_is_named_by_its_keys_and_unused_definitions_go() -> N
     }
 
 
-def test_a_single_object_stays_typed_and_defaults_are_dropped() -> None:
+def test_a_single_object_stays_typed_inline_and_defaults_are_dropped() -> None:
+    # A definition used once is put in place: jsonschema resolves every $ref on every validation.
     schema = _schema(
         latest={"anyOf": [{"$ref": "#/$defs/Release"}, {"type": "null"}]},
         shown={"type": "integer", "default": 50},
     )
+    release = {
+        "type": "object",
+        "properties": {"version": {"type": "string"}, "retirement": RETIREMENT},
+    }
+    assert output_schema(schema) == {
+        "type": "object",
+        "properties": {"latest": {"anyOf": [release, {"type": "null"}]}, "shown": {"type": "integer"}},
+    }
+
+
+def test_a_definition_used_twice_stays_a_reference() -> None:
+    schema = _schema(
+        old={"$ref": "#/$defs/Retirement"},
+        new={"anyOf": [{"$ref": "#/$defs/Retirement"}, {"type": "null"}]},
+    )
     assert output_schema(schema) == {
         "type": "object",
         "properties": {
-            "latest": {"anyOf": [{"$ref": "#/$defs/Release"}, {"type": "null"}]},
-            "shown": {"type": "integer"},
+            "old": {"$ref": "#/$defs/Retirement"},
+            "new": {"anyOf": [{"$ref": "#/$defs/Retirement"}, {"type": "null"}]},
         },
-        "$defs": {"Release": RELEASE, "Retirement": RETIREMENT},
+        "$defs": {"Retirement": RETIREMENT},
     }
 
 
