@@ -223,6 +223,7 @@ class Plan:
     untouched_non_hex: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     incomplete_reason: str | None = None
+    out_of_time: bool = False  # stopped by the deadline (not by the package bound or the round limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,6 +309,10 @@ class _Cand:
 class _Stop(Exception):
     """The search hit a bound; carries the reason shown to the caller."""
 
+    def __init__(self, reason: str, *, out_of_time: bool = False) -> None:
+        super().__init__(reason)
+        self.out_of_time = out_of_time
+
 
 @dataclass(slots=True)
 class _Budget:
@@ -318,7 +323,7 @@ class _Budget:
 
     def check_time(self) -> None:
         if self.clock() > self.deadline:
-            raise _Stop("the time budget ran out before the search finished")
+            raise _Stop("the time budget ran out before the search finished", out_of_time=True)
 
     def see(self, name: str) -> None:
         if name not in self.seen:
@@ -628,6 +633,7 @@ def plan_update(
             untouched_non_hex=untouched,
             notes=(*notes, "incomplete: the changes listed are tentative picks, not a finished plan"),
             incomplete_reason=f"{reason}; narrow the update to fewer packages or try again",
+            out_of_time=isinstance(exc, _Stop) and exc.out_of_time,
         )
     summary = _summarize(
         result.mapping, lock, unlocked=unlocked, roots=roots, index=index, provider=provider, complete=True

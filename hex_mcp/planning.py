@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PLAN_CONCURRENCY = 8  # registry files in flight per plan: the CDN is not rate limited, but stay polite
+INLINE_SOLVE_SECONDS = 0.02  # the longest a solve may hold the event loop before it moves to a thread
 # Releases of a package not in the lock whose dependencies are fetched ahead (newest first).
 _AHEAD = 8
 
@@ -197,7 +198,12 @@ async def make_plan(
         if gathered.stopped or gathered.failed:
             return PlanOutcome(None, gathered)
         try:
-            result = await anyio.to_thread.run_sync(_solve, request, gathered.index, deadline - clock())
+            # Most plans solve in a few milliseconds: try in place, where a thread hop would cost more than the
+            # solve, and hand a search that needs longer to a thread with the time that is left.
+            first = min(INLINE_SOLVE_SECONDS, max(deadline - clock(), 0.0))
+            result = _solve(request, gathered.index, first)
+            if isinstance(result, Plan) and result.out_of_time and deadline - clock() > 0:
+                result = await anyio.to_thread.run_sync(_solve, request, gathered.index, deadline - clock())
         except _Missing as missing:
             log.debug("plan needs %s, not read yet", missing.name)
             seeds = [missing.name]

@@ -12,6 +12,7 @@ import pytest
 from mcp import Client
 
 from fakehex.upstream import FakeUpstream, Fault
+from hex_mcp import planning
 from hex_mcp.config import Settings
 from hex_mcp.offload import INLINE_MAX_CHARS
 from hex_mcp.server import create_server
@@ -383,3 +384,14 @@ async def test_a_large_paste_is_read_off_the_event_loop_with_the_same_plan(plan_
     small, _, _ = await _plan(plan_client, deps=LOCK, update="phoenix")
     large, _, _ = await _plan(plan_client, deps=padded, update="phoenix")
     assert large == small
+
+
+async def test_a_solve_that_needs_longer_than_its_inline_slice_finishes_in_a_thread(
+    plan_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inline, _, _ = await _plan(plan_client, deps=LOCK, update="phoenix")
+    # No time in place at all: the first try stops at once and the whole solve runs in a worker thread.
+    monkeypatch.setattr(planning, "INLINE_SOLVE_SECONDS", 0.0)
+    threaded, _, data = await _plan(plan_client, deps=LOCK, update="phoenix")
+    assert threaded == inline
+    assert data["outcome"] == "plan"
