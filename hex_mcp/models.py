@@ -272,6 +272,8 @@ class MetaView(_Model):
     registry_fetched: int = Field(default=0, description="registry files downloaded by this process")
     registry_revalidated: int = Field(default=0, description="registry files a 304 confirmed unchanged")
     registry_failed: int = Field(default=0, description="registry files that failed verification")
+    tarballs_fetched: int = Field(default=0, description="release tarballs downloaded for changelogs")
+    tarballs_rejected: int = Field(default=0, description="of those, refused: checksum or a read bound")
     store: str | None = Field(default=None, description="the shared Redis store and its state; None: none")
 
 

@@ -59,6 +59,8 @@ class ReleaseNotes:
         self._http_transport = http_transport
         self._client: TarballClient | None = None  # built on first use: most calls never read a tarball
         self._flight: SingleFlight[Outcome] = SingleFlight()
+        self.fetched = 0  # tarballs downloaded by this process (for hex_meta)
+        self.rejected = 0  # of those, refused: checksum mismatch or a read bound tripped
 
     async def aclose(self) -> None:
         if self._client is not None:
@@ -96,6 +98,7 @@ class ReleaseNotes:
         except HexError as exc:
             return None, f"the release tarball could not be fetched: {first_sentence(str(exc))}"
         body: bytes = response.data
+        self.fetched += 1
         try:
             found = await anyio.to_thread.run_sync(lambda: read_changelog(body, expected_sha256=checksum))
         except ValueError:  # the published checksum itself is malformed: nothing to verify against
@@ -104,6 +107,7 @@ class ReleaseNotes:
                 f"the checksum published for {name} {version} is not a SHA-256, so the tarball was not read",
             )
         except TarballError as exc:
+            self.rejected += 1
             note = first_sentence(str(exc))
             log.info("changelog of %s %s: %s", name, version, note)
             if exc.reason not in _UNCACHED:

@@ -507,6 +507,8 @@ class HexService:
             registry_fetched=self._repo.fetched if self._repo is not None else 0,
             registry_revalidated=self._repo.revalidated if self._repo is not None else 0,
             registry_failed=self.registry_failed,
+            tarballs_fetched=self.release_notes.fetched,
+            tarballs_rejected=self.release_notes.rejected,
             store=(await self.shared.info()).text() if self.shared is not None else None,
         )
 

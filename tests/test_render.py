@@ -401,6 +401,8 @@ def test_meta_text() -> None:
         registry_fetched=7,
         registry_revalidated=2,
         registry_failed=1,
+        tarballs_fetched=3,
+        tarballs_rejected=1,
     )
     head = (
         "hex-mcp 0.1.0 · backend: Hex API gateway (https://api.oanor.com/hex-api) · API key: set · offline: no\n"
@@ -410,12 +412,21 @@ def test_meta_text() -> None:
         "TTLs (s): package 900 · releases 900 · release 86400 · search 3600 · meta 86400 · registry 3600\n"
         "gateway endpoints: /v1/package, /v1/meta\n"
     )
-    assert render.meta(view) == head + (
-        "registry: auto · https://repo.hex.pm · this process: 7 fetched, 2 revalidated (304), "
-        "1 failed verification"
+    tarballs = "\nrelease tarballs (changelogs) this process: 3 fetched, 1 refused (checksum or read bounds)"
+    assert (
+        render.meta(view)
+        == head
+        + (
+            "registry: auto · https://repo.hex.pm · this process: 7 fetched, 2 revalidated (304), "
+            "1 failed verification"
+        )
+        + tarballs
     )
     off = view.model_copy(update={"registry_mode": "off"})
-    assert render.meta(off) == head + "registry: off (HEX_MCP_REGISTRY): every answer comes from the API"
+    assert (
+        render.meta(off)
+        == head + "registry: off (HEX_MCP_REGISTRY): every answer comes from the API" + tarballs
+    )
 
 
 def test_releases_collapse_runs_of_prereleases() -> None:
