@@ -419,10 +419,7 @@ def meta(view: MetaView) -> str:
             f"registry: {view.registry_mode} · {view.repo_url} · this process: {view.registry_fetched} fetched, "
             f"{view.registry_revalidated} revalidated (304), {view.registry_failed} failed verification"
         )
-    lines.append(
-        f"release tarballs (changelogs) this process: {view.tarballs_fetched} fetched, "
-        f"{view.tarballs_rejected} refused (checksum or read bounds)"
-    )
+    lines.append(f"changelog tarballs: {view.tarballs_fetched} fetched, {view.tarballs_rejected} refused")
     return "\n".join(lines)
 
 

@@ -499,6 +499,7 @@ class HexService:
                 "search": self.settings.ttls.search,
                 "meta": self.settings.ttls.meta,
                 "registry": self.settings.ttls.registry,
+                "names": self.settings.ttls.names,
             },
             gateway=gateway,
             gateway_error=gateway_error,

@@ -412,7 +412,7 @@ def test_meta_text() -> None:
         "TTLs (s): package 900 · releases 900 · release 86400 · search 3600 · meta 86400 · registry 3600\n"
         "gateway endpoints: /v1/package, /v1/meta\n"
     )
-    tarballs = "\nrelease tarballs (changelogs) this process: 3 fetched, 1 refused (checksum or read bounds)"
+    tarballs = "\nchangelog tarballs: 3 fetched, 1 refused"
     assert (
         render.meta(view)
         == head
