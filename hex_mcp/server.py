@@ -246,6 +246,7 @@ class HexMCPServer(MCPServer[AppState]):
         super().__init__(*args, **kwargs)
         # What /healthz adds to the transport's own counts (the shared store, when there is one).
         self.health_report: Callable[[], Awaitable[dict[str, Any]]] = _nothing_to_report
+        self._published_tools: dict[str, tuple[MCPTool, MCPTool]] = {}  # name -> (as derived, as published)
         # The SDK registers prompt handlers unconditionally and advertises whatever is registered; it has no
         # public way to drop one, so this reaches into its table (mcp is pinned below 3; tests/test_tools.py
         # checks the capabilities).
@@ -253,17 +254,23 @@ class HexMCPServer(MCPServer[AppState]):
             self._lowlevel_server._request_handlers.pop(method, None)
 
     async def list_tools(self) -> list[MCPTool]:
-        return [
-            tool.model_copy(
-                update={
-                    "input_schema": tool_schemas.input_schema(tool.input_schema),
-                    "output_schema": tool_schemas.output_schema(tool.output_schema)
-                    if tool.output_schema is not None
-                    else None,
-                }
-            )
-            for tool in await super().list_tools()
-        ]
+        # Trimmed once per tool: a stateless HTTP deployment is asked for the list on every request.
+        return [self._published(tool) for tool in await super().list_tools()]
+
+    def _published(self, tool: MCPTool) -> MCPTool:
+        cached = self._published_tools.get(tool.name)
+        if cached is not None and cached[0] == tool:  # the SDK builds a fresh, equal Tool on every call
+            return cached[1]
+        published = tool.model_copy(
+            update={
+                "input_schema": tool_schemas.input_schema(tool.input_schema),
+                "output_schema": tool_schemas.output_schema(tool.output_schema)
+                if tool.output_schema is not None
+                else None,
+            }
+        )
+        self._published_tools[tool.name] = (tool, published)
+        return published
 
 
 def _result(view: M, text: str) -> CallToolResult:
@@ -465,10 +472,6 @@ async def package_resource(name: str, ctx: Context[AppState]) -> str:
 async def release_resource(name: str, version: str, ctx: Context[AppState]) -> str:
     view = await _read(_service(ctx).release(name, version))
     return render.release(view)
-
-
-async def healthz(_request: Request) -> JSONResponse:
-    return JSONResponse({"ok": True, "name": "hex-mcp", "version": __version__})
 
 
 def _store_report(shared: _SharedService) -> Callable[[], Awaitable[dict[str, Any]]]:
