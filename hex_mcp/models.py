@@ -20,29 +20,19 @@ BackendName = Literal["hexpm", "oanor"]
 BACKEND_NAMES: tuple[BackendName, ...] = ("hexpm", "oanor")
 
 
-def _lean_schema(schema: dict[str, Any], cls: type[BaseModel]) -> None:
-    """Output schemas without what only costs: every host pays for them in tokens and validation time.
-
-    Titles repeat the key they sit next to ("Name" for `name`), and `"default": null` says nothing about an
-    output. A field excluded from serialization (kept for the text answer only) is not in the structured content,
-    so it is not in the schema either. Nullable fields stay `anyOf` branches: a `type` array is less portable
-    (Gemini's schema subset).
-    """
-    schema.pop("title", None)
+def _serialized_only(schema: dict[str, Any], cls: type[BaseModel]) -> None:
+    """A field excluded from serialization (kept for the text answer only) is not in the structured content, so it
+    is not in the schema either. What else a published schema leaves out is `hex_mcp.tool_schemas`' business."""
     hidden = {name for name, field in cls.model_fields.items() if field.exclude}
     properties = schema.get("properties", {})
     for name in hidden:
         properties.pop(name, None)
     if "required" in schema:
         schema["required"] = [name for name in schema["required"] if name not in hidden]
-    for prop in properties.values():
-        prop.pop("title", None)
-        if "default" in prop and prop["default"] is None:
-            del prop["default"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore", json_schema_extra=_lean_schema)
+    model_config = ConfigDict(frozen=True, extra="ignore", json_schema_extra=_serialized_only)
 
 
 class Downloads(_Model):

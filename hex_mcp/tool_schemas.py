@@ -4,7 +4,7 @@ Every host pays for tool definitions on every turn, and the official Python clie
 result against its tool's output schema with `jsonschema`, at roughly 30 µs for each list item it has to check
 against an object schema. So the published schemas keep what a program relies on and leave out the rest:
 
-- input schemas lose pydantic's titles ("Name" for `name`, "hex_packageArguments" for the whole);
+- input and output schemas lose pydantic's titles ("Name" for `name`, "hex_packageArguments" for the whole);
 - in output schemas, a list of objects is typed as an array whose item keys are named in its description, and
   not checked item by item (a 50-release answer took 4x the bare-server floor to validate); definitions that no
   longer have a reference are dropped, and so are defaults (every field of a result is sent). Nullable fields
@@ -28,12 +28,15 @@ OUTPUT_SCHEMA_BYTES = 3_000
 
 def input_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """The arguments' schema without titles."""
-    lean = {k: v for k, v in schema.items() if k != "title"}
+    lean: dict[str, Any] = _untitled(schema)
     if "properties" in lean:
-        lean["properties"] = {
-            name: {k: v for k, v in prop.items() if k != "title"} for name, prop in lean["properties"].items()
-        }
+        lean["properties"] = {name: _untitled(prop) for name, prop in lean["properties"].items()}
     return lean
+
+
+def _untitled(node: Any) -> Any:
+    """A schema node without its `title` (never applied to a `properties` mapping, whose keys are field names)."""
+    return {k: v for k, v in node.items() if k != "title"} if isinstance(node, dict) else node
 
 
 def output_schema(schema: dict[str, Any], max_bytes: int = OUTPUT_SCHEMA_BYTES) -> dict[str, Any]:
@@ -111,7 +114,10 @@ def _loosen(node: Any, defs: dict[str, Any]) -> Any:
     if not isinstance(node, dict):
         return node
     if isinstance(node.get("properties"), dict):  # an output's defaults say nothing: every field is sent
-        node = {**node, "properties": {k: _no_default(v) for k, v in node["properties"].items()}}
+        node = {
+            **{k: v for k, v in node.items() if k != "title"},
+            "properties": {k: _untitled(_no_default(v)) for k, v in node["properties"].items()},
+        }
     items = node.get("items")
     if node.get("type") == "array" and isinstance(items, dict):
         target = _target(items, defs)
