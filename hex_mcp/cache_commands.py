@@ -180,8 +180,7 @@ async def _import(settings: Settings, cache: ResponseCache, store: RedisStore, p
         _err(f"hex-mcp: {exc}")
         return 1
     snapshot = _read_json(path)
-    ttls = settings.ttls
-    keep = max(ttls.package, ttls.releases, ttls.release, ttls.search, ttls.meta, ttls.registry)
+    keep = max(settings.ttls.as_dict().values())
     shared = 0
     for raw in snapshot.get("entries") or []:
         entry = CacheEntry.from_json(raw)

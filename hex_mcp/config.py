@@ -56,7 +56,7 @@ class Secret:
 
 @dataclass(frozen=True)
 class TTLs:
-    """Seconds an answer counts as fresh, per endpoint."""
+    """Seconds an answer counts as fresh, per endpoint: one field per `EndpointKind`, named alike."""
 
     package: int = 900  # downloads move daily and new releases appear at any time: 15 minutes
     releases: int = 900
@@ -68,18 +68,14 @@ class TTLs:
 
     @classmethod
     def uniform(cls, seconds: int) -> TTLs:
-        return cls(seconds, seconds, seconds, seconds, seconds, seconds, seconds)
+        return cls(**dict.fromkeys((f.name for f in dataclasses.fields(cls)), seconds))
 
     def for_endpoint(self, kind: EndpointKind) -> int:
-        return {
-            "package": self.package,
-            "releases": self.releases,
-            "release": self.release,
-            "search": self.search,
-            "meta": self.meta,
-            "registry": self.registry,
-            "names": self.names,
-        }[kind]
+        ttl: int = getattr(self, kind)
+        return ttl
+
+    def as_dict(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
 
 
 class ConfigError(ValueError):

@@ -33,7 +33,7 @@ from hex_mcp.changelog_part import (
 )
 from hex_mcp.config import Settings
 from hex_mcp.deadline import bounded, deadline
-from hex_mcp.deps_input import DepsInputError, DepSpec
+from hex_mcp.deps_input import DepsInput, DepsInputError, DepSpec
 from hex_mcp.errors import (
     BadResponse,
     HexError,
@@ -492,15 +492,7 @@ class HexService:
                 if rate.seen_at is not None
                 else None
             ),
-            ttls={
-                "package": self.settings.ttls.package,
-                "releases": self.settings.ttls.releases,
-                "release": self.settings.ttls.release,
-                "search": self.settings.ttls.search,
-                "meta": self.settings.ttls.meta,
-                "registry": self.settings.ttls.registry,
-                "names": self.settings.ttls.names,
-            },
+            ttls=self.settings.ttls.as_dict(),
             gateway=gateway,
             gateway_error=gateway_error,
             registry_mode=self.settings.registry,
@@ -628,11 +620,7 @@ class HexService:
     @bounded
     async def outdated(self, deps: str) -> OutdatedView:
         """Check every Hex dependency of a pasted mix.lock / mix.exs / `name version` list in one call."""
-        text = validate.deps_text(deps)
-        try:
-            parsed = await parse_deps_off_loop(text)
-        except DepsInputError as exc:
-            raise InvalidInput(f"deps could not be read: {exc}") from None
+        parsed = await _read_paste(deps)
         checks: dict[int, DepCheck] = {}
         limiter = anyio.CapacityLimiter(OUTDATED_CONCURRENCY)
 
@@ -692,12 +680,7 @@ class HexService:
     async def plan(self, deps: str, update: str, target: str | None = None) -> PlanView:
         """What `mix deps.update` would do to a pasted mix.lock (and mix.exs), from the signed registry."""
         # Not @bounded: the planner keeps its own deadline (plan_deadline) and answers what it found by then.
-        text = validate.deps_text(deps)
-        try:
-            parsed = await parse_deps_off_loop(text)
-        except DepsInputError as exc:
-            raise InvalidInput(f"deps could not be read: {exc}") from None
-        request = plan_request(parsed, update, target)
+        request = plan_request(await _read_paste(deps), update, target)
         if self.settings.registry == "off":
             raise RegistryUnavailable(
                 "hex_plan needs every release's dependencies, which only the signed Hex registry lists, and "
@@ -795,6 +778,15 @@ def fallback_note(name: str, exc: HexError) -> str:
     return (
         f"registry file for {name} could not be fetched ({first_sentence(str(exc))}); answered from the API"
     )
+
+
+async def _read_paste(deps: str) -> DepsInput:
+    """The pasted deps, checked and read (a large paste off the event loop); unreadable text is `InvalidInput`."""
+    text = validate.deps_text(deps)
+    try:
+        return await parse_deps_off_loop(text)
+    except DepsInputError as exc:
+        raise InvalidInput(f"deps could not be read: {exc}") from None
 
 
 def _unchecked(spec: DepSpec, note: str, status: OutdatedStatus = "error") -> DepCheck:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from hex_mcp import cli
+from hex_mcp.backends import EndpointKind
 from hex_mcp.config import ConfigError, Secret, Settings, TTLs, is_loopback
 
 
@@ -305,3 +307,11 @@ def test_http_availability_limits_from_env() -> None:
     for bad in ("0", "-1", "x"):
         with pytest.raises(ConfigError, match="HEX_MCP_MAX_CONNECTIONS"):
             Settings.from_env({"HEX_MCP_MAX_CONNECTIONS": bad})
+
+
+def test_every_endpoint_kind_has_its_own_ttl() -> None:
+    kinds = get_args(EndpointKind)
+    ttls = TTLs(*range(1, len(kinds) + 1))
+    assert tuple(ttls.as_dict()) == kinds  # one field per kind, named alike, in the same order
+    assert [ttls.for_endpoint(kind) for kind in kinds] == list(range(1, len(kinds) + 1))
+    assert set(TTLs.uniform(7).as_dict().values()) == {7}
